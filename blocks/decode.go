@@ -1,0 +1,241 @@
+package blocks
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/loupehq/loupe"
+	"go.yaml.in/yaml/v3"
+)
+
+// parser walks a YAML node tree into typed blocks, collecting every problem
+// with its line instead of stopping at the first.
+type parser struct {
+	errs   []*ConfigError
+	blocks int
+}
+
+func (p *parser) errorf(line int, field, format string, args ...any) {
+	p.errs = append(p.errs, &ConfigError{Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+var blockListType = reflect.TypeOf([]Block(nil))
+
+// decode fills the struct that target points to from a YAML mapping. Each key
+// must name a field of the struct (by its yaml tag); each value is decoded on
+// its own, so that a wrong value is reported at its line and field.
+func (p *parser) decode(node *yaml.Node, target any, base *Base, path string, depth int) {
+	node = resolve(node)
+	if node.Kind != yaml.MappingNode {
+		p.errorf(node.Line, path, "expected a mapping of fields, got %s", describeNode(node))
+		return
+	}
+	fields := map[string]reflect.Value{}
+	yamlFields(reflect.ValueOf(target).Elem(), fields)
+	base.keys = map[string]int{}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k, v := resolve(node.Content[i]), node.Content[i+1]
+		key := k.Value
+		field := joinPath(path, key)
+		if line, dup := base.keys[key]; dup {
+			p.errorf(k.Line, field, "field is given twice (first at line %d)", line)
+			continue
+		}
+		base.keys[key] = k.Line
+		f, ok := fields[key]
+		if !ok {
+			p.errorf(k.Line, field, "unknown field%s; known fields: %s", suggest(key, fields), strings.Join(sortedKeys(fields), ", "))
+			continue
+		}
+		if f.Type() == blockListType {
+			f.Set(reflect.ValueOf(p.parseBlocks(v, field, depth+1)))
+			continue
+		}
+		if err := v.Decode(f.Addr().Interface()); err != nil {
+			p.errorf(v.Line, field, "%s", decodeMessage(err, f.Type(), v))
+		}
+	}
+}
+
+func (p *parser) parseBlocks(node *yaml.Node, path string, depth int) []Block {
+	node = resolve(node)
+	if depth > MaxDepth {
+		p.errorf(node.Line, path, "blocks are nested more than %d deep", MaxDepth)
+		return nil
+	}
+	if node.Kind != yaml.SequenceNode {
+		p.errorf(node.Line, path, "expected a list of blocks, got %s", describeNode(node))
+		return nil
+	}
+	out := make([]Block, 0, len(node.Content))
+	for i, n := range node.Content {
+		if b := p.parseBlock(n, fmt.Sprintf("%s[%d]", path, i), depth); b != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func (p *parser) parseBlock(node *yaml.Node, path string, depth int) Block {
+	node = resolve(node)
+	p.blocks++
+	if p.blocks == MaxBlocks+1 {
+		p.errorf(node.Line, path, "a config may hold at most %d blocks", MaxBlocks)
+	}
+	if node.Kind != yaml.MappingNode {
+		p.errorf(node.Line, path, "expected a block (a mapping with a type), got %s", describeNode(node))
+		return nil
+	}
+	var typeNode *yaml.Node
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if node.Content[i].Value == "type" {
+			typeNode = resolve(node.Content[i+1])
+		}
+	}
+	if typeNode == nil {
+		p.errorf(node.Line, joinPath(path, "type"), "a block needs a type; known types: %s", strings.Join(kindTypes(), ", "))
+		return nil
+	}
+	kind, ok := LookupKind(typeNode.Value)
+	if !ok || typeNode.Kind != yaml.ScalarNode {
+		p.errorf(typeNode.Line, joinPath(path, "type"), "unknown block type %q; known types: %s", typeNode.Value, strings.Join(kindTypes(), ", "))
+		return nil
+	}
+	b := kind.New()
+	base := b.Common()
+	base.Path, base.Line = path, node.Line
+	p.decode(node, b, base, path, depth)
+	return b
+}
+
+// resolve follows YAML aliases to the node they name.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// yamlFields maps the yaml keys of a struct (and of the structs it embeds
+// inline) to its settable fields.
+func yamlFields(v reflect.Value, out map[string]reflect.Value) {
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		switch {
+		case name == "-":
+			continue
+		case sf.Anonymous && strings.Contains(opts, "inline"):
+			yamlFields(v.Field(i), out)
+			continue
+		case !sf.IsExported():
+			continue
+		case name == "":
+			name = strings.ToLower(sf.Name)
+		}
+		out[name] = v.Field(i)
+	}
+}
+
+func describeNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "something else"
+}
+
+func describeType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "text"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "a whole number"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	case reflect.Pointer:
+		return describeType(t.Elem())
+	}
+	return t.String()
+}
+
+// decodeMessage says in plain words why a value could not be decoded.
+func decodeMessage(err error, t reflect.Type, v *yaml.Node) string {
+	var te *yaml.TypeError
+	var le *loupe.Error
+	if errors.As(err, &le) {
+		return le.Message
+	}
+	if errors.As(err, &te) {
+		return fmt.Sprintf("expected %s, got %s", describeType(t), describeNode(resolve(v)))
+	}
+	return strings.TrimPrefix(err.Error(), "yaml: ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// suggest returns ` (did you mean "x"?)` for the known key closest to key,
+// when one is close enough to be a likely typo.
+func suggest[V any](key string, known map[string]V) string {
+	best, bestD := "", 3
+	for _, k := range sortedKeys(known) {
+		if d := editDistance(strings.ToLower(key), k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
