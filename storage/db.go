@@ -1,0 +1,371 @@
+// Package storage keeps Loupe's data in SQLite (modernc.org/sqlite, pure
+// Go). It owns the schema and its migrations and every SQL statement, and
+// applies the domain packages' rules inside its transactions.
+//
+// All writes go through one writer goroutine on one connection: concurrent
+// requests queue in Go instead of meeting SQLITE_BUSY, and requests that
+// arrive together share one transaction and one fsync (group commit), each
+// inside its own savepoint so that one failing request does not undo the
+// others. Reads use a separate pool of read-only connections, which WAL
+// mode lets run beside the writer.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/loupehq/loupe"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Sync modes for Options.Sync.
+const (
+	SyncFull   = "FULL"   // an acknowledged write survives power loss (default)
+	SyncNormal = "NORMAL" // faster; the last commits may be lost on power loss, never corrupted
+)
+
+// Options tune how a database is opened.
+type Options struct {
+	Sync     string           // SyncFull (default) or SyncNormal
+	Readers  int              // size of the read pool; default max(4, 2×CPUs)
+	MaxBatch int              // most writes committed together; default 256
+	Now      func() time.Time // the clock; default time.Now
+	Logger   *slog.Logger
+}
+
+// DB is an open Loupe database.
+type DB struct {
+	path   string
+	write  *sql.DB // one connection: the only writer
+	read   *sql.DB // read-only pool
+	now    func() time.Time
+	log    *slog.Logger
+	max    int
+	writes chan *writeOp
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+
+	configs configCache
+}
+
+// Tx is a write transaction, with the time captured once when it began.
+type Tx struct {
+	tx  *sql.Tx
+	ctx context.Context
+	now time.Time
+}
+
+type writeOp struct {
+	ctx context.Context
+	fn  func(*Tx) error
+	err chan error
+}
+
+// ErrClosed is returned for writes attempted after Close.
+var ErrClosed = errors.New("storage: database is closed")
+
+// Open opens (creating if needed) the database at path, applies pending
+// migrations and starts the writer.
+func Open(path string, opts Options) (*DB, error) {
+	if path == "" || path == ":memory:" {
+		return nil, fmt.Errorf("open database: a file path is required (an in-memory database cannot be shared by a pool)")
+	}
+	if opts.Sync == "" {
+		opts.Sync = SyncFull
+	}
+	if opts.Sync != SyncFull && opts.Sync != SyncNormal {
+		return nil, fmt.Errorf("open database: sync mode %q is unknown; use FULL or NORMAL", opts.Sync)
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = max(4, 2*runtime.NumCPU())
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	// The database holds session and token hashes: keep it private to its owner.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+
+	db := &DB{path: path, now: opts.Now, log: opts.Logger, max: opts.MaxBatch,
+		writes: make(chan *writeOp), stop: make(chan struct{}), done: make(chan struct{})}
+	var err error
+	if db.write, err = sql.Open("sqlite", dsn(path, opts.Sync, false)); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.write.SetMaxOpenConns(1)
+	db.write.SetMaxIdleConns(1)
+	db.write.SetConnMaxLifetime(0)
+	db.write.SetConnMaxIdleTime(0)
+	if err := db.checkWAL(); err != nil {
+		db.write.Close()
+		return nil, err
+	}
+	if err := db.migrate(context.Background()); err != nil {
+		db.write.Close()
+		return nil, err
+	}
+	if db.read, err = sql.Open("sqlite", dsn(path, opts.Sync, true)); err != nil {
+		db.write.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.read.SetMaxOpenConns(opts.Readers)
+	db.read.SetMaxIdleConns(opts.Readers)
+	go db.writer()
+	return db, nil
+}
+
+// dsn builds the connection string. Pragmas go in the DSN so that every
+// pooled connection gets them, busy_timeout first so that it already applies
+// while the others run.
+func dsn(path, sync string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous("+sync+")")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+		q.Set("_txlock", "deferred")
+	} else {
+		// A deferred transaction that later writes fails at once with
+		// SQLITE_BUSY, bypassing busy_timeout; take the write lock up front.
+		q.Set("_txlock", "immediate")
+	}
+	q.Set("_time_format", "sqlite")
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+func (db *DB) checkWAL() error {
+	var mode string
+	if err := db.write.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("open database %s: %w", db.path, describeOpenError(err))
+	}
+	if mode != "wal" {
+		return fmt.Errorf("open database %s: journal mode is %q, not wal (is the file on a network file system?)", db.path, mode)
+	}
+	return nil
+}
+
+func describeOpenError(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN:
+			return fmt.Errorf("%w (is the file or its directory read-only?)", err)
+		case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
+			return fmt.Errorf("%w (the file is not a Loupe database, or is damaged)", err)
+		}
+	}
+	return err
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Close stops the writer after the writes in flight, checkpoints the WAL
+// and closes both pools.
+func (db *DB) Close() error {
+	var err error
+	db.once.Do(func() {
+		close(db.stop)
+		<-db.done
+		if db.read != nil {
+			err = errors.Join(err, db.read.Close())
+		}
+		if _, cerr := db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); cerr != nil {
+			db.log.Warn("checkpoint on close", "err", cerr)
+		}
+		err = errors.Join(err, db.write.Close())
+	})
+	return err
+}
+
+// update runs fn in a write transaction and returns once it is durably
+// committed (or failed). Writes that arrive together share one commit; fn
+// must do all its work through tx, and must not block on anything but the
+// database.
+func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
+	op := &writeOp{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	select {
+	case db.writes <- op:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.stop:
+		return ErrClosed
+	}
+	// Wait for the outcome even if ctx ends: the write may already be in the
+	// batch, and the caller must not report failure for a committed write.
+	return <-op.err
+}
+
+func (db *DB) writer() {
+	defer close(db.done)
+	for {
+		var batch []*writeOp
+		select {
+		case op := <-db.writes:
+			batch = append(batch, op)
+		case <-db.stop:
+			return
+		}
+	drain:
+		for len(batch) < db.max {
+			select {
+			case op := <-db.writes:
+				batch = append(batch, op)
+			default:
+				break drain
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+// commit runs a batch of writes in one transaction, each in a savepoint.
+func (db *DB) commit(batch []*writeOp) {
+	ctx := context.Background()
+	errs := make([]error, len(batch))
+	finish := func() {
+		for i, op := range batch {
+			op.err <- errs[i]
+		}
+	}
+	fail := func(err error) {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		finish()
+	}
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("begin: %w", err))
+		return
+	}
+	ok := 0
+	for i, op := range batch {
+		if err := op.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+			sqlTx.Rollback()
+			fail(fmt.Errorf("savepoint: %w", err))
+			return
+		}
+		errs[i] = run(op.fn, &Tx{tx: sqlTx, ctx: ctx, now: db.now().UTC()})
+		var err error
+		if errs[i] != nil {
+			_, err = sqlTx.ExecContext(ctx, "ROLLBACK TO op")
+		} else {
+			ok++
+		}
+		if err == nil {
+			_, err = sqlTx.ExecContext(ctx, "RELEASE op")
+		}
+		if err != nil {
+			// The transaction is gone (for example SQLITE_FULL rolled it
+			// back): nothing of this batch is committed.
+			sqlTx.Rollback()
+			for j := range errs[:i+1] {
+				errs[j] = nil
+			}
+			fail(fmt.Errorf("write: %w", errors.Join(errs[i], err)))
+			return
+		}
+	}
+	if ok == 0 {
+		sqlTx.Rollback()
+		finish()
+		return
+	}
+	if err := sqlTx.Commit(); err != nil {
+		sqlTx.Rollback()
+		fail(fmt.Errorf("commit: %w", err))
+		return
+	}
+	finish()
+}
+
+// run calls fn, turning a panic into an error so that one bad request
+// cannot take the writer down.
+func run(fn func(*Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			buf := make([]byte, 4096)
+			buf = buf[:runtime.Stack(buf, false)]
+			err = fmt.Errorf("panic in write: %v\n%s", r, buf)
+		}
+	}()
+	return fn(tx)
+}
+
+func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(tx.ctx, query, args...)
+}
+
+func (tx *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(tx.ctx, query, args...)
+}
+
+func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(tx.ctx, query, args...)
+}
+
+// Time is stored as fixed-width UTC text, so that it sorts and compares as
+// text and stays readable in the sqlite3 shell.
+const timeFormat = "2006-01-02T15:04:05.000000Z"
+
+func fmtTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(timeFormat, s)
+	return t
+}
+
+// isConstraint reports whether err is a SQLite constraint violation of the
+// given extended code (for example SQLITE_CONSTRAINT_UNIQUE).
+func isConstraint(err error, code int) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == code
+}
+
+func isUnique(err error) bool {
+	return isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) || isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+func notFound(format string, args ...any) error {
+	return loupe.Errorf(loupe.ENOTFOUND, format, args...)
+}
+
+// Checkpoint copies the WAL back into the database file and truncates it.
+// Long readers can keep automatic checkpoints from finishing; the server
+// calls this periodically so that the WAL stays bounded.
+func (db *DB) Checkpoint(ctx context.Context) error {
+	var busy, logFrames, done int
+	// The write pool's one connection serialises this with the writer.
+	if err := db.write.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/annotate"
+)
+
+// ImportItems reads items from dec into the project in one transaction:
+// either every item is imported or, when any line is bad, none is. Items
+// already present with the same data are counted as unchanged, so that
+// importing a file twice adds nothing; an id already present with other
+// data is an error. Bad lines are reported (up to annotate.MaxImportErrors)
+// in one EINVALID error, each with its line number.
+//
+// The decoder is read inside the write transaction: give it a local file or
+// a spooled upload, never a slow network stream.
+func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, dec *annotate.ItemDecoder) (annotate.ImportResult, error) {
+	var res annotate.ImportResult
+	in := p.Config.Interface()
+	err := db.update(ctx, func(tx *Tx) error {
+		res = annotate.ImportResult{}
+		var seq int64
+		if err := tx.queryRow(`SELECT coalesce(max(seq), 0) FROM items WHERE project_id = ?`, p.ID).Scan(&seq); err != nil {
+			return err
+		}
+		insert, err := tx.tx.PrepareContext(tx.ctx, `INSERT INTO items (id, project_id, seq, external_id, data, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
+		byID, err := tx.tx.PrepareContext(tx.ctx, `SELECT hash FROM items WHERE project_id = ? AND external_id = ?`)
+		if err != nil {
+			return err
+		}
+		defer byID.Close()
+		byHash, err := tx.tx.PrepareContext(tx.ctx, `SELECT 1 FROM items WHERE project_id = ? AND hash = ? AND external_id IS NULL LIMIT 1`)
+		if err != nil {
+			return err
+		}
+		defer byHash.Close()
+
+		var problems []string
+		bad := func(line int, format string, args ...any) {
+			problems = append(problems, fmt.Sprintf("line %d: ", line)+fmt.Sprintf(format, args...))
+		}
+		idLines := map[string]int{}
+		hashLines := map[string]int{}
+		now := fmtTime(tx.now)
+		for len(problems) < annotate.MaxImportErrors {
+			rec, err := dec.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			} else if loupe.ErrorCode(err) == loupe.EINVALID {
+				problems = append(problems, loupe.ErrorMessage(err))
+				continue
+			} else if err != nil {
+				return err
+			}
+			if err := in.CheckData(rec.Data); err != nil {
+				bad(rec.Line, "%s", loupe.ErrorMessage(err))
+				continue
+			}
+			var extID any
+			if rec.ExternalID != "" {
+				if first, dup := idLines[rec.ExternalID]; dup {
+					bad(rec.Line, "id %q is also on line %d", rec.ExternalID, first)
+					continue
+				}
+				idLines[rec.ExternalID] = rec.Line
+				var hash string
+				err := byID.QueryRowContext(tx.ctx, p.ID, rec.ExternalID).Scan(&hash)
+				switch {
+				case err == nil && hash == rec.Hash:
+					res.Unchanged++
+					continue
+				case err == nil:
+					bad(rec.Line, "an item with id %q already exists with other data", rec.ExternalID)
+					continue
+				case !errors.Is(err, sql.ErrNoRows):
+					return err
+				}
+				extID = rec.ExternalID
+			} else {
+				if _, dup := hashLines[rec.Hash]; dup {
+					res.Unchanged++
+					continue
+				}
+				hashLines[rec.Hash] = rec.Line
+				var one int
+				err := byHash.QueryRowContext(tx.ctx, p.ID, rec.Hash).Scan(&one)
+				if err == nil {
+					res.Unchanged++
+					continue
+				} else if !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+			}
+			if len(problems) > 0 {
+				continue // the import fails anyway: only look for more problems
+			}
+			seq++
+			if _, err := insert.ExecContext(tx.ctx, uuid.Must(uuid.NewV7()).String(), p.ID, seq, extID, string(rec.DataJSON), rec.Hash, now); err != nil {
+				return fmt.Errorf("line %d: %w", rec.Line, err)
+			}
+			res.Added++
+		}
+		if len(problems) > 0 {
+			msg := "nothing was imported: "
+			if len(problems) == 1 {
+				msg += problems[0]
+			} else {
+				msg += fmt.Sprintf("%d problems:\n%s", len(problems), strings.Join(problems, "\n"))
+			}
+			if len(problems) >= annotate.MaxImportErrors {
+				msg += fmt.Sprintf("\n(stopped after %d problems)", annotate.MaxImportErrors)
+			}
+			return loupe.Errorf(loupe.EINVALID, "%s", msg)
+		}
+		_, err = tx.exec(`UPDATE projects SET item_count = item_count + ? WHERE id = ?`, res.Added, p.ID)
+		return err
+	})
+	if err != nil {
+		return annotate.ImportResult{}, fmt.Errorf("import items: %w", err)
+	}
+	return res, nil
+}
+
+const itemColumns = `id, project_id, seq, coalesce(external_id, ''), data, hash, created_at`
+
+func scanItem(row interface{ Scan(...any) error }) (*annotate.Item, error) {
+	var it annotate.Item
+	var data, created string
+	if err := row.Scan(&it.ID, &it.ProjectID, &it.Seq, &it.ExternalID, &data, &it.Hash, &created); err != nil {
+		return nil, err
+	}
+	if err := decodeData(data, &it.Data); err != nil {
+		return nil, fmt.Errorf("item %s data: %w", it.ID, err)
+	}
+	it.CreatedAt = parseTime(created)
+	return &it, nil
+}
+
+func decodeData(s string, into *map[string]any) error {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	return dec.Decode(into)
+}
+
+// Item returns the item with the id in the project, or ENOTFOUND (also when
+// the id belongs to another project).
+func (db *DB) Item(ctx context.Context, projectID, itemID string) (*annotate.Item, error) {
+	it, err := scanItem(db.read.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items WHERE id = ? AND project_id = ?`, itemID, projectID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("item not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("item: %w", err)
+	}
+	return it, nil
+}

@@ -1,0 +1,150 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/annotate"
+)
+
+// Next gives the user the next item of the project's queue and holds it for
+// them for the project's lease time. An item the user already holds is
+// given again (with its lease renewed), so reloading the page takes no
+// second item. Otherwise the first item in import order is taken that
+//   - still needs annotations (fewer than the overlap asks for),
+//   - was never annotated or skipped by this user, and
+//   - has a free slot: its annotations plus live leases of other labelers
+//     are fewer than the overlap.
+//
+// Because every write goes through the one writer, two labelers can never
+// be handed the last slot of an item. It returns annotate.ErrQueueEmpty
+// when nothing is left for the user.
+func (db *DB) Next(ctx context.Context, p *annotate.Project, userID string) (*annotate.Task, error) {
+	var task *annotate.Task
+	lease := annotate.LeaseDuration(p.Config)
+	err := db.update(ctx, func(tx *Tx) error {
+		now := fmtTime(tx.now)
+		until := tx.now.Add(lease)
+		var itemID string
+		err := tx.queryRow(`SELECT item_id FROM assignments
+			WHERE project_id = ? AND user_id = ? AND status = 'leased' AND leased_until > ?
+			ORDER BY updated_at DESC LIMIT 1`, p.ID, userID, now).Scan(&itemID)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = tx.queryRow(`SELECT i.id FROM items i
+				WHERE i.project_id = ?1 AND i.complete = 0
+				  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = ?2 AND a.status != 'leased')
+				  AND i.done + (SELECT count(*) FROM assignments a
+					WHERE a.item_id = i.id AND a.status = 'leased' AND a.leased_until > ?3 AND a.user_id != ?2) < ?4
+				ORDER BY i.seq LIMIT 1`, p.ID, userID, now, p.Config.Overlap).Scan(&itemID)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return annotate.ErrQueueEmpty
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.exec(`INSERT INTO assignments (item_id, user_id, project_id, status, leased_until, updated_at)
+			VALUES (?, ?, ?, 'leased', ?, ?)
+			ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'leased', leased_until = excluded.leased_until, updated_at = excluded.updated_at`,
+			itemID, userID, p.ID, fmtTime(until), now); err != nil {
+			return err
+		}
+		it, err := scanItem(tx.queryRow(`SELECT `+itemColumns+` FROM items WHERE id = ?`, itemID))
+		if err != nil {
+			return err
+		}
+		task = &annotate.Task{Item: it, Status: annotate.StatusLeased, LeaseUntil: until}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, annotate.ErrQueueEmpty) {
+			return nil, annotate.ErrQueueEmpty
+		}
+		return nil, fmt.Errorf("next item: %w", err)
+	}
+	return task, nil
+}
+
+// Skip marks the item as passed over by the user: it is not offered to them
+// again, and its slot is free for others. It returns ENOTFOUND for an item
+// not in the project and ECONFLICT for an item the user already annotated.
+func (db *DB) Skip(ctx context.Context, p *annotate.Project, userID, itemID string) error {
+	err := db.update(ctx, func(tx *Tx) error {
+		var one int
+		if err := tx.queryRow(`SELECT 1 FROM items WHERE id = ? AND project_id = ?`, itemID, p.ID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return notFound("item not found")
+		} else if err != nil {
+			return err
+		}
+		var status string
+		err := tx.queryRow(`INSERT INTO assignments (item_id, user_id, project_id, status, leased_until, updated_at)
+			VALUES (?1, ?2, ?3, 'skipped', ?4, ?4)
+			ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'skipped', updated_at = excluded.updated_at WHERE status != 'done'
+			RETURNING status`, itemID, userID, p.ID, fmtTime(tx.now)).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return loupe.Errorf(loupe.ECONFLICT, "you already annotated this item; it cannot be skipped")
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("skip: %w", err)
+	}
+	return nil
+}
+
+// Task returns the item with the user's state and current annotation of it,
+// for revisiting. It returns ENOTFOUND for an item not in the project.
+func (db *DB) Task(ctx context.Context, p *annotate.Project, userID, itemID string) (*annotate.Task, error) {
+	it, err := db.Item(ctx, p.ID, itemID)
+	if err != nil {
+		return nil, err
+	}
+	t := &annotate.Task{Item: it}
+	var until sql.NullString
+	err = db.read.QueryRowContext(ctx, `SELECT status, leased_until FROM assignments WHERE item_id = ? AND user_id = ?`, itemID, userID).Scan(&t.Status, &until)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("task: %w", err)
+	}
+	if t.Status == annotate.StatusLeased {
+		t.LeaseUntil = parseTime(until.String)
+	}
+	if t.Annotation, err = db.Annotation(ctx, itemID, userID); loupe.ErrorCode(err) == loupe.ENOTFOUND {
+		t.Annotation = nil
+	} else if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Neighbors returns the items the user annotated just before and just after
+// the given one, in the order of their first annotation: what the back and
+// forward keys move to. itemID "" means "after the last": prev is then the
+// most recent annotation. An empty result means there is none.
+func (db *DB) Neighbors(ctx context.Context, projectID, userID, itemID string) (prev, next string, err error) {
+	var created, annID string
+	if itemID != "" {
+		err = db.read.QueryRowContext(ctx, `SELECT created_at, id FROM annotations WHERE item_id = ? AND user_id = ?`, itemID, userID).Scan(&created, &annID)
+		if errors.Is(err, sql.ErrNoRows) {
+			itemID = "" // not annotated yet: it comes after everything annotated
+		} else if err != nil {
+			return "", "", fmt.Errorf("neighbors: %w", err)
+		}
+	}
+	if itemID == "" {
+		err = db.read.QueryRowContext(ctx, `SELECT item_id FROM annotations WHERE project_id = ? AND user_id = ?
+			ORDER BY created_at DESC, id DESC LIMIT 1`, projectID, userID).Scan(&prev)
+	} else {
+		err = db.read.QueryRowContext(ctx, `SELECT item_id FROM annotations WHERE project_id = ? AND user_id = ? AND (created_at, id) < (?, ?)
+			ORDER BY created_at DESC, id DESC LIMIT 1`, projectID, userID, created, annID).Scan(&prev)
+		if err == nil || errors.Is(err, sql.ErrNoRows) {
+			err = db.read.QueryRowContext(ctx, `SELECT item_id FROM annotations WHERE project_id = ? AND user_id = ? AND (created_at, id) > (?, ?)
+				ORDER BY created_at, id LIMIT 1`, projectID, userID, created, annID).Scan(&next)
+		}
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", "", fmt.Errorf("neighbors: %w", err)
+	}
+	return prev, next, nil
+}
