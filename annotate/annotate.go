@@ -202,7 +202,6 @@ func CheckBase(cur *Annotation, base int) error {
 	return nil
 }
 
-
 // LeaseDuration is how long an item given out by the queue is held for its
 // labeler before others may take its slot.
 func LeaseDuration(cfg *blocks.Config) time.Duration {

@@ -159,7 +159,6 @@ func (db *DB) ProjectAccess(ctx context.Context, slug string, u *loupe.User) (*a
 	return p, a, nil
 }
 
-
 // Projects returns the projects u may view, by title, with u's role in each.
 func (db *DB) Projects(ctx context.Context, u *loupe.User) ([]annotate.ProjectSummary, error) {
 	q := `SELECT p.slug, p.title, p.item_count, p.complete_count, coalesce(m.role, '')
