@@ -61,12 +61,12 @@ func Formats() []string {
 	return out
 }
 
-// LookupFormat returns the format named name, or EUNSUPPORTED listing the
+// LookupFormat returns the format named name, or EINVALID listing the
 // known formats.
 func LookupFormat(name string) (Format, error) {
 	f, ok := formats[name]
 	if !ok {
-		return Format{}, &loupe.Error{Code: loupe.EUNSUPPORTED, Field: "format",
+		return Format{}, &loupe.Error{Code: loupe.EINVALID, Field: "format",
 			Message: "unknown export format " + quote(name) + "; known formats: " + strings.Join(Formats(), ", ")}
 	}
 	return f, nil

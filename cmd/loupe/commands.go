@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/blocks"
+	"github.com/loupehq/loupe/export"
+	"github.com/loupehq/loupe/storage"
+)
+
+var errHelp = flag.ErrHelp
+
+// newFlags returns a flag set for a command, printing its help to stdout.
+func newFlags(name, usage string, env *Env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stdout)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stdout, "Usage: loupe %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags that may come before, between or after the
+// positional arguments, and checks the count of positional arguments.
+func parse(fs *flag.FlagSet, args []string, want int) ([]string, error) {
+	var pos []string
+	for {
+		fs.SetOutput(io.Discard)
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return nil, errHelp
+		} else if err != nil {
+			return nil, fmt.Errorf("%w: %v (see loupe %s --help)", errUsage, err, fs.Name())
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if want >= 0 && len(pos) != want {
+		return nil, fmt.Errorf("%w: loupe %s takes %d argument(s), got %d (see loupe %s --help)", errUsage, fs.Name(), want, len(pos), fs.Name())
+	}
+	return pos, nil
+}
+
+func dbFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", "loupe.db", "the SQLite database `file`")
+}
+
+func openDB(path string) (*storage.DB, error) {
+	return storage.Open(path, storage.Options{})
+}
+
+// describe renders an error for the terminal: the message of a Loupe error,
+// or the whole chain of any other.
+func describe(err error) string {
+	var le *loupe.Error
+	if errors.As(err, &le) {
+		return le.Message
+	}
+	return err.Error()
+}
+
+func runUserAdd(ctx context.Context, args []string, env *Env) error {
+	fs := newFlags("user add", "user add NAME --role admin|member [--password-stdin] [--db FILE]", env)
+	db := dbFlag(fs)
+	role := fs.String("role", "", "global role: admin or member (required)")
+	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input; otherwise one is generated and printed")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if *role == "" {
+		return fmt.Errorf("%w: --role is required: admin or member", errUsage)
+	}
+	if err := loupe.ValidateUserName(pos[0]); err != nil {
+		return err
+	}
+	if err := loupe.ValidateRole(*role); err != nil {
+		return err
+	}
+	password, generated := "", false
+	if *stdin {
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read password: %w", err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+	} else {
+		password, generated = loupe.GeneratePassword(), true
+	}
+	hash, err := loupe.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	d, err := openDB(*db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if _, err := d.CreateUser(ctx, pos[0], *role, hash); err != nil {
+		return err
+	}
+	if generated {
+		fmt.Fprintf(env.Stdout, "Added %s (%s). Password (shown once): %s\n", pos[0], *role, password)
+	} else {
+		fmt.Fprintf(env.Stdout, "Added %s (%s).\n", pos[0], *role)
+	}
+	return nil
+}
+
+func runUserDisable(ctx context.Context, args []string, env *Env) error {
+	return setUserDisabled(ctx, args, env, true)
+}
+
+func runUserEnable(ctx context.Context, args []string, env *Env) error {
+	return setUserDisabled(ctx, args, env, false)
+}
+
+func setUserDisabled(ctx context.Context, args []string, env *Env, disabled bool) error {
+	verb := map[bool]string{true: "disable", false: "enable"}[disabled]
+	fs := newFlags("user "+verb, "user "+verb+" NAME [--db FILE]", env)
+	db := dbFlag(fs)
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	d, err := openDB(*db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.SetUserDisabled(ctx, pos[0], disabled); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s is %sd.\n", pos[0], verb)
+	return nil
+}
+
+func runProjectCreate(ctx context.Context, args []string, env *Env) error {
+	fs := newFlags("project create", "project create --config FILE [--slug SLUG] [--db FILE]", env)
+	db := dbFlag(fs)
+	configPath := fs.String("config", "", "the project config `file`, YAML or JSON (required)")
+	slug := fs.String("slug", "", "the project's slug; derived from the title when empty")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return fmt.Errorf("%w: --config is required", errUsage)
+	}
+	src, err := os.ReadFile(*configPath)
+	if err != nil {
+		return err
+	}
+	cfg, err := blocks.ParseConfig(src)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *configPath, err)
+	}
+	if *slug == "" {
+		*slug = annotate.Slugify(cfg.Title)
+	}
+	d, err := openDB(*db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.CreateProject(ctx, *slug, string(src), cfg, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, p.Slug)
+	return nil
+}
+
+func runProjectAddMember(ctx context.Context, args []string, env *Env) error {
+	fs := newFlags("project add-member", "project add-member SLUG USER --role labeler|reviewer|manager [--db FILE]", env)
+	db := dbFlag(fs)
+	role := fs.String("role", "", "project role: labeler, reviewer or manager (required)")
+	pos, err := parse(fs, args, 2)
+	if err != nil {
+		return err
+	}
+	if *role == "" {
+		return fmt.Errorf("%w: --role is required: labeler, reviewer or manager", errUsage)
+	}
+	d, err := openDB(*db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.ProjectBySlug(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if err := d.SetMember(ctx, p.ID, pos[1], *role); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s is a %s of %s.\n", pos[1], *role, p.Slug)
+	return nil
+}
+
+func runImport(ctx context.Context, args []string, env *Env) error {
+	fs := newFlags("import", "import --project SLUG FILE [--db FILE]  (FILE - reads standard input)", env)
+	db := dbFlag(fs)
+	slug := fs.String("project", "", "the project's `slug` (required)")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if *slug == "" {
+		return fmt.Errorf("%w: --project is required", errUsage)
+	}
+	var r io.Reader = env.Stdin
+	if pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	d, err := openDB(*db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.ProjectBySlug(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	res, err := d.ImportItems(ctx, p, annotate.NewItemDecoder(r))
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	fmt.Fprintf(env.Stdout, "Imported %d items into %s (%d already present).\n", res.Added, p.Slug, res.Unchanged)
+	return nil
+}
+
+func runExport(ctx context.Context, args []string, env *Env) error {
+	fs := newFlags("export", "export --project SLUG [--format jsonl] [--out FILE] [--db FILE]", env)
+	db := dbFlag(fs)
+	slug := fs.String("project", "", "the project's `slug` (required)")
+	formatName := fs.String("format", "jsonl", "the export format: "+strings.Join(export.Formats(), ", "))
+	out := fs.String("out", "", "write to `file` instead of standard output; written whole or not at all")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *slug == "" {
+		return fmt.Errorf("%w: --project is required", errUsage)
+	}
+	if _, err := export.LookupFormat(*formatName); err != nil {
+		return err
+	}
+	d, err := openDB(*db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.ProjectBySlug(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	write := func(w io.Writer) (int, error) {
+		enc := export.NewJSONLEncoder(w)
+		n := 0
+		err := d.ExportRecords(ctx, p.ID, func(rec *export.Record) error {
+			n++
+			return enc.Encode(rec)
+		})
+		if err != nil {
+			return n, err
+		}
+		return n, enc.Close()
+	}
+	if *out == "" {
+		_, err := write(env.Stdout)
+		return err
+	}
+	n, err := writeFileAtomic(*out, write)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "Exported %d items to %s.\n", n, *out)
+	return nil
+}
+
+// writeFileAtomic writes a file through a temporary file in the same
+// directory, synced and then renamed, so that a failed or interrupted
+// export never leaves a partial file under the final name.
+func writeFileAtomic(path string, write func(io.Writer) (int, error)) (int, error) {
+	dir := "."
+	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
+		dir = path[:i+1]
+	}
+	f, err := os.CreateTemp(dir, ".loupe-export-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	n, err := write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return n, fmt.Errorf("export to %s failed, nothing written: %w", path, err)
+	}
+	return n, nil
+}
+
+func runTokenCreate(ctx context.Context, args []string, env *Env) error {
+	fs := newFlags("token create", "token create USER [--name NAME] [--db FILE]", env)
+	db := dbFlag(fs)
+	name := fs.String("name", "", "a note saying what the token is for")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	d, err := openDB(*db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	token, err := d.CreateToken(ctx, pos[0], *name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, token)
+	return nil
+}

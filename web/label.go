@@ -1,0 +1,234 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/blocks"
+)
+
+// labelPage is the labeling page: one item with the project's blocks, or
+// the "nothing left" message when Task is nil.
+type labelPage struct {
+	page
+	Project     *annotate.Project
+	Access      annotate.Access
+	Task        *annotate.Task
+	Blocks      template.HTML
+	Progress    annotate.Progress
+	ClientID    string
+	BaseVersion int
+	Started     int64
+	PrevURL     string
+	NextURL     string
+	Shortcuts   []blocks.Shortcut
+	Reserved    []blocks.Shortcut
+	Error       string
+}
+
+var reservedKeys = []blocks.Shortcut{
+	{Key: "Enter", Action: "submit"}, {Key: "s", Action: "skip"},
+	{Key: "Backspace / ←", Action: "previous item"}, {Key: "?", Action: "show keys"},
+}
+
+func (s *Server) labelNextPage(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.project(w, r)
+	if !ok {
+		return
+	}
+	if !a.CanLabel() {
+		s.error(w, r, forbiddenf("you are not a labeler of this project"))
+		return
+	}
+	task, err := s.store.Next(r.Context(), p, a.User.ID)
+	if errors.Is(err, annotate.ErrQueueEmpty) {
+		task, err = nil, nil
+	} else if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.renderLabel(w, r, http.StatusOK, p, a, task, nil, nil, "")
+}
+
+// itemTask loads an item for the user to view or edit. Labelers may open
+// only items the queue gave them; reviewers, managers and admins any item.
+func (s *Server) itemTask(r *http.Request, p *annotate.Project, a annotate.Access) (*annotate.Task, error) {
+	task, err := s.store.Task(r.Context(), p, a.User.ID, urlParam(r, "id"))
+	if err != nil {
+		return nil, err
+	}
+	if task.Status == "" && !a.CanSeeAllItems() {
+		return nil, notFoundf("item not found")
+	}
+	return task, nil
+}
+
+func (s *Server) labelItemPage(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.project(w, r)
+	if !ok {
+		return
+	}
+	task, err := s.itemTask(r, p, a)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.renderLabel(w, r, http.StatusOK, p, a, task, nil, nil, "")
+}
+
+// renderLabel renders the labeling page for task. values, when given, are
+// what the labeler submitted (shown again after an error); otherwise the
+// current annotation's values are shown.
+func (s *Server) renderLabel(w http.ResponseWriter, r *http.Request, status int, p *annotate.Project, a annotate.Access,
+	task *annotate.Task, values map[string]json.RawMessage, blockErrs map[string]string, msg string) {
+	ctx := r.Context()
+	data := &labelPage{page: page{Title: p.Title}, Project: p, Access: a, Task: task, Error: msg,
+		ClientID: uuid.NewString(), Started: s.now().UnixMilli(), Reserved: reservedKeys,
+		Shortcuts: p.Config.Interface().Shortcuts()}
+	var err error
+	if data.Progress, err = s.store.Progress(ctx, p, a.User.ID); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	itemID := ""
+	if task != nil {
+		itemID = task.Item.ID
+		if task.Annotation != nil {
+			data.BaseVersion = task.Annotation.Version
+			if values == nil {
+				values = task.Annotation.Values
+			}
+		}
+		views := blocks.NewViews(p.Config.Interface(), task.Item.Data, values, blockErrs)
+		if data.Blocks, err = s.blocks.HTML(views); err != nil {
+			s.error(w, r, err)
+			return
+		}
+	}
+	prev, next, err := s.store.Neighbors(ctx, p.ID, a.User.ID, itemID)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	base := "/projects/" + p.Slug
+	if prev != "" {
+		data.PrevURL = base + "/items/" + prev
+	}
+	switch {
+	case next != "":
+		data.NextURL = base + "/items/" + next
+	case task != nil && task.Annotation != nil:
+		data.NextURL = base + "/label"
+	}
+	s.render(w, r, status, "label", data)
+}
+
+// formValues reads the labeling form: one field "b.NAME" per block with a
+// value. Blocks whose field does not parse are reported by name.
+func formValues(in *blocks.Interface, form map[string][]string) (map[string]json.RawMessage, map[string]string) {
+	values := map[string]json.RawMessage{}
+	errs := map[string]string{}
+	for _, v := range in.Valuers() {
+		name := v.Common().Name
+		raw, err := v.FormValue(form["b."+name])
+		if err != nil {
+			errs[name] = loupe.ErrorMessage(err)
+			continue
+		}
+		if raw != nil {
+			values[name] = raw
+		}
+	}
+	return values, errs
+}
+
+// leadTime is the time since the page was rendered (its "started" field),
+// kept within a day so that a forged or stale value cannot skew figures.
+func (s *Server) leadTime(started string) int64 {
+	ms, err := strconv.ParseInt(started, 10, 64)
+	if err != nil {
+		return 0
+	}
+	lead := s.now().UnixMilli() - ms
+	if lead < 0 || lead > int64(24*time.Hour/time.Millisecond) {
+		return 0
+	}
+	return lead
+}
+
+func (s *Server) submitForm(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.project(w, r)
+	if !ok {
+		return
+	}
+	if !a.CanLabel() {
+		s.error(w, r, forbiddenf("you are not a labeler of this project"))
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.error(w, r, badRequestf("the form could not be read: %v", err))
+		return
+	}
+	task, err := s.itemTask(r, p, a)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	values, blockErrs := formValues(p.Config.Interface(), r.PostForm)
+	base, _ := strconv.Atoi(r.PostForm.Get("base_version"))
+	if len(blockErrs) > 0 {
+		s.renderLabel(w, r, http.StatusUnprocessableEntity, p, a, task, values, blockErrs, "Some answers need attention.")
+		return
+	}
+	sub := &annotate.Submission{ItemID: task.Item.ID, Values: values, BaseVersion: base,
+		ClientID: strings.TrimSpace(r.PostForm.Get("client_id")), LeadMS: s.leadTime(r.PostForm.Get("started"))}
+	_, _, err = s.store.Submit(r.Context(), p, a, sub)
+	switch loupe.ErrorCode(err) {
+	case "":
+	case loupe.EINVALID:
+		field := strings.TrimPrefix(loupe.ErrorField(err), "values.")
+		s.renderLabel(w, r, http.StatusUnprocessableEntity, p, a, task, values, map[string]string{field: loupe.ErrorMessage(err)}, "Some answers need attention.")
+		return
+	case loupe.ECONFLICT:
+		// Show the labeler's answer again, now based on the current version,
+		// so that saving it is a deliberate second step.
+		s.renderLabel(w, r, http.StatusConflict, p, a, task, values, nil,
+			"This annotation changed since you opened it ("+loupe.ErrorMessage(err)+"). Your answer is kept below: submit again to save it as the newest version.")
+		return
+	default:
+		s.error(w, r, err)
+		return
+	}
+	next := "/projects/" + p.Slug + "/label"
+	if base > 0 {
+		// An edit of an earlier item moves forward through the history.
+		if _, after, err := s.store.Neighbors(r.Context(), p.ID, a.User.ID, task.Item.ID); err == nil && after != "" {
+			next = "/projects/" + p.Slug + "/items/" + after
+		}
+	}
+	s.redirect(w, r, next, "")
+}
+
+func (s *Server) skipForm(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.project(w, r)
+	if !ok {
+		return
+	}
+	if !a.CanLabel() {
+		s.error(w, r, forbiddenf("you are not a labeler of this project"))
+		return
+	}
+	if err := s.store.Skip(r.Context(), p, a.User.ID, urlParam(r, "id")); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.redirect(w, r, "/projects/"+p.Slug+"/label", "Skipped.")
+}

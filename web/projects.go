@@ -1,0 +1,291 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/blocks"
+)
+
+// project loads the project named in the URL with the user's access to it.
+// A project the user may not view answers 404, like a missing one.
+func (s *Server) project(w http.ResponseWriter, r *http.Request) (*annotate.Project, annotate.Access, bool) {
+	p, a, err := s.store.ProjectAccess(r.Context(), urlParam(r, "slug"), currentUser(r))
+	if err != nil {
+		s.error(w, r, err)
+		return nil, a, false
+	}
+	return p, a, true
+}
+
+type projectsPage struct {
+	page
+	Projects []annotate.ProjectSummary
+}
+
+func (s *Server) projectsPage(w http.ResponseWriter, r *http.Request) {
+	ps, err := s.store.Projects(r.Context(), currentUser(r))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "projects", &projectsPage{page: page{Title: "Projects"}, Projects: ps})
+}
+
+type projectPage struct {
+	page
+	Project  *annotate.Project
+	Access   annotate.Access
+	Progress annotate.Progress
+}
+
+func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.project(w, r)
+	if !ok {
+		return
+	}
+	pr, err := s.store.Progress(r.Context(), p, a.User.ID)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "project", &projectPage{page: page{Title: p.Title}, Project: p, Access: a, Progress: pr})
+}
+
+type newProjectPage struct {
+	page
+	Slug   string
+	Config string
+	Error  string
+}
+
+const exampleConfig = `title: Product review sentiment
+overlap: 1          # annotations wanted per item
+blocks:
+  - type: text
+    field: review
+  - type: choice
+    name: sentiment
+    options: [positive, negative, neutral]
+    required: true
+`
+
+func (s *Server) newProjectPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "project_new", &newProjectPage{page: page{Title: "New project"}, Config: exampleConfig})
+}
+
+// createProjectFrom parses a config and creates the project; an empty slug
+// is derived from the title.
+func (s *Server) createProjectFrom(r *http.Request, slug, source string) (*annotate.Project, error) {
+	cfg, err := blocks.ParseConfig([]byte(source))
+	if err != nil {
+		return nil, err
+	}
+	if slug == "" {
+		slug = annotate.Slugify(cfg.Title)
+	}
+	return s.store.CreateProject(r.Context(), slug, source, cfg, currentUser(r))
+}
+
+func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.error(w, r, badRequestf("the form could not be read: %v", err))
+		return
+	}
+	slug, source := strings.TrimSpace(r.PostForm.Get("slug")), r.PostForm.Get("config")
+	p, err := s.createProjectFrom(r, slug, source)
+	if c := loupe.ErrorCode(err); c == loupe.EINVALID || c == loupe.ECONFLICT || c == loupe.ETOOLARGE {
+		s.render(w, r, errorStatus(c), "project_new", &newProjectPage{page: page{Title: "New project"}, Slug: slug, Config: source, Error: loupe.ErrorMessage(err)})
+		return
+	} else if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.redirect(w, r, "/projects/"+p.Slug, fmt.Sprintf("Project %q created. Import items to start.", p.Title))
+}
+
+type membersPage struct {
+	page
+	Project *annotate.Project
+	Access  annotate.Access
+	Members []annotate.Member
+	Error   string
+}
+
+func (s *Server) membersPage(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.project(w, r)
+	if !ok {
+		return
+	}
+	s.renderMembers(w, r, http.StatusOK, p, a, "")
+}
+
+func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, status int, p *annotate.Project, a annotate.Access, msg string) {
+	if !a.CanManage() {
+		s.error(w, r, forbiddenf("only the project's managers may manage members"))
+		return
+	}
+	ms, err := s.store.Members(r.Context(), p.ID)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.render(w, r, status, "members", &membersPage{page: page{Title: "Members · " + p.Title}, Project: p, Access: a, Members: ms, Error: msg})
+}
+
+func (s *Server) addMemberForm(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.project(w, r)
+	if !ok {
+		return
+	}
+	if !a.CanManage() {
+		s.error(w, r, forbiddenf("only the project's managers may manage members"))
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.error(w, r, badRequestf("the form could not be read: %v", err))
+		return
+	}
+	name, role := strings.TrimSpace(r.PostForm.Get("user")), r.PostForm.Get("role")
+	err := s.store.SetMember(r.Context(), p.ID, name, role)
+	if c := loupe.ErrorCode(err); c == loupe.EINVALID || c == loupe.ENOTFOUND {
+		s.renderMembers(w, r, errorStatus(c), p, a, loupe.ErrorMessage(err))
+		return
+	} else if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.redirect(w, r, "/projects/"+p.Slug+"/members", fmt.Sprintf("%s is now a %s.", name, role))
+}
+
+func (s *Server) removeMemberForm(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.project(w, r)
+	if !ok {
+		return
+	}
+	if !a.CanManage() {
+		s.error(w, r, forbiddenf("only the project's managers may manage members"))
+		return
+	}
+	name := urlParam(r, "user")
+	if err := s.store.RemoveMember(r.Context(), p.ID, name); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.redirect(w, r, "/projects/"+p.Slug+"/members", fmt.Sprintf("%s was removed from the project.", name))
+}
+
+type importPage struct {
+	page
+	Project *annotate.Project
+	Error   string
+}
+
+func (s *Server) importPage(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.project(w, r)
+	if !ok {
+		return
+	}
+	if !a.CanManage() {
+		s.error(w, r, forbiddenf("only the project's managers may import items"))
+		return
+	}
+	s.render(w, r, http.StatusOK, "import", &importPage{page: page{Title: "Import · " + p.Title}, Project: p})
+}
+
+// maxFormParts bounds the parts of an upload form, so that a form of
+// thousands of parts cannot make the server work for nothing.
+const maxFormParts = 8
+
+// spoolUpload copies the "file" part of a multipart upload to a temporary
+// file, so that the import reads a local file and never holds the writer
+// while a slow client sends its body. The caller removes the file.
+func (s *Server) spoolUpload(r *http.Request) (*os.File, error) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "multipart/form-data" {
+		return nil, loupe.Errorf(loupe.EUNSUPPORTED, "send the file as multipart/form-data")
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, uploadError(err)
+	}
+	for i := 0; i < maxFormParts; i++ {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, uploadError(err)
+		}
+		if part.FormName() != "file" {
+			part.Close()
+			continue
+		}
+		return s.spool(part)
+	}
+	return nil, loupe.FieldErrorf("file", "choose a file to import")
+}
+
+// spool copies r to a new temporary file, rewound for reading.
+func (s *Server) spool(r io.Reader) (*os.File, error) {
+	f, err := os.CreateTemp(s.cfg.TempDir, "loupe-import-*")
+	if err != nil {
+		return nil, fmt.Errorf("spool upload: %w", err)
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		closeRemove(f)
+		return nil, uploadError(err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		closeRemove(f)
+		return nil, fmt.Errorf("spool upload: %w", err)
+	}
+	return f, nil
+}
+
+// uploadError keeps a body-limit error as it is (it becomes 413) and makes
+// any other read error a 400.
+func uploadError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	return badRequestf("the upload could not be read: %v", err)
+}
+
+func closeRemove(f *os.File) {
+	f.Close()
+	os.Remove(f.Name())
+}
+
+func (s *Server) importForm(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.project(w, r)
+	if !ok {
+		return
+	}
+	if !a.CanManage() {
+		s.error(w, r, forbiddenf("only the project's managers may import items"))
+		return
+	}
+	f, err := s.spoolUpload(r)
+	if err == nil {
+		defer closeRemove(f)
+		var res annotate.ImportResult
+		res, err = s.store.ImportItems(r.Context(), p, annotate.NewItemDecoder(f))
+		if err == nil {
+			s.redirect(w, r, "/projects/"+p.Slug, fmt.Sprintf("Imported %d items (%d already present).", res.Added, res.Unchanged))
+			return
+		}
+	}
+	if c := loupe.ErrorCode(err); c == loupe.EINVALID || c == loupe.EUNSUPPORTED {
+		s.render(w, r, errorStatus(c), "import", &importPage{page: page{Title: "Import · " + p.Title}, Project: p, Error: loupe.ErrorMessage(err)})
+		return
+	}
+	s.error(w, r, err)
+}

@@ -1,0 +1,88 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// routes lists every route of the app in one place.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.logRequests, securityHeaders, s.csrf)
+
+	r.Get("/healthz", s.healthz)
+	r.Handle("/static/*", s.staticHandler())
+
+	small := func(h http.Handler) http.Handler { return limitBody(s.cfg.MaxBody, h) }
+	large := func(h http.Handler) http.Handler { return limitBody(s.cfg.MaxImport, h) }
+
+	r.Group(func(r chi.Router) {
+		r.Use(small, s.authenticate)
+		r.Get("/login", s.loginPage)
+		r.Post("/login", s.login)
+		r.Post("/logout", s.logout)
+	})
+
+	// Browser pages.
+	r.Group(func(r chi.Router) {
+		r.Use(s.authenticate, s.requireUser)
+		r.With(small).Get("/", s.projectsPage)
+		r.With(small, s.requireAdmin).Get("/projects/new", s.newProjectPage)
+		r.With(small, s.requireAdmin).Post("/projects", s.createProject)
+		r.Route("/projects/{slug}", func(r chi.Router) {
+			r.With(small).Get("/", s.projectPage)
+			r.With(small).Get("/label", s.labelNextPage)
+			r.With(small).Get("/items/{id}", s.labelItemPage)
+			r.With(small).Post("/items/{id}/annotations", s.submitForm)
+			r.With(small).Post("/items/{id}/skip", s.skipForm)
+			r.With(small).Get("/members", s.membersPage)
+			r.With(small).Post("/members", s.addMemberForm)
+			r.With(small).Post("/members/{user}/remove", s.removeMemberForm)
+			r.With(small).Get("/import", s.importPage)
+			r.With(large).Post("/import", s.importForm)
+			r.With(small).Get("/export", s.exportDownload)
+		})
+		r.Route("/admin", func(r chi.Router) {
+			r.Use(small, s.requireAdmin)
+			r.Get("/users", s.usersPage)
+			r.Post("/users", s.createUserForm)
+			r.Post("/users/{user}/disable", s.disableUserForm)
+			r.Post("/users/{user}/enable", s.enableUserForm)
+		})
+	})
+
+	// JSON API.
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(s.authenticate, s.requireUser)
+		r.With(small).Get("/me", s.apiMe)
+		r.With(small).Get("/projects", s.apiProjects)
+		r.With(small, s.requireAdmin).Post("/projects", s.apiCreateProject)
+		r.Route("/projects/{slug}", func(r chi.Router) {
+			r.With(small).Get("/", s.apiProject)
+			r.With(small).Get("/progress", s.apiProgress)
+			r.With(small).Get("/next", s.apiNext)
+			r.With(large).Post("/items", s.apiImport)
+			r.With(small).Get("/items/{id}", s.apiItem)
+			r.With(small).Post("/items/{id}/annotations", s.apiSubmit)
+			r.With(small).Post("/items/{id}/skip", s.apiSkip)
+			r.With(small).Get("/members", s.apiMembers)
+			r.With(small).Put("/members/{user}", s.apiSetMember)
+			r.With(small).Delete("/members/{user}", s.apiRemoveMember)
+			r.With(small).Get("/export", s.apiExport)
+		})
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			s.error(w, r, notFoundf("no such API endpoint: %s %s", r.Method, r.URL.Path))
+		})
+	})
+
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.error(w, r, notFoundf("page not found"))
+	})
+	return r
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok"))
+}

@@ -1,0 +1,67 @@
+package web
+
+import (
+	"context"
+	"time"
+
+	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/blocks"
+	"github.com/loupehq/loupe/export"
+)
+
+// UserStore finds and changes users.
+type UserStore interface {
+	CreateUser(ctx context.Context, name, role, passHash string) (*loupe.User, error)
+	UserByName(ctx context.Context, name string) (*loupe.User, error)
+	UserByID(ctx context.Context, id string) (*loupe.User, error)
+	UserByToken(ctx context.Context, token string) (*loupe.User, error)
+	Users(ctx context.Context) ([]*loupe.User, error)
+	SetUserDisabled(ctx context.Context, name string, disabled bool) error
+}
+
+// SessionStore keeps server-side sessions and sign-in failures.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *loupe.Session) error
+	Session(ctx context.Context, id string) (*loupe.Session, error)
+	SaveSession(ctx context.Context, s *loupe.Session) error
+	DeleteSession(ctx context.Context, id string) error
+	RecordLoginFailure(ctx context.Context, keys ...string) error
+	LoginFailures(ctx context.Context, key string, window time.Duration) (int, time.Time, error)
+	ClearLoginFailures(ctx context.Context, key string) error
+}
+
+// ProjectStore finds projects and manages their members and items.
+type ProjectStore interface {
+	CreateProject(ctx context.Context, slug, source string, cfg *blocks.Config, creator *loupe.User) (*annotate.Project, error)
+	ProjectAccess(ctx context.Context, slug string, u *loupe.User) (*annotate.Project, annotate.Access, error)
+	Projects(ctx context.Context, u *loupe.User) ([]annotate.ProjectSummary, error)
+	SetMember(ctx context.Context, projectID, userName, role string) error
+	RemoveMember(ctx context.Context, projectID, userName string) error
+	Members(ctx context.Context, projectID string) ([]annotate.Member, error)
+	ImportItems(ctx context.Context, p *annotate.Project, dec *annotate.ItemDecoder) (annotate.ImportResult, error)
+}
+
+// LabelStore is the labeling queue and the annotations made from it.
+type LabelStore interface {
+	Next(ctx context.Context, p *annotate.Project, userID string) (*annotate.Task, error)
+	Task(ctx context.Context, p *annotate.Project, userID, itemID string) (*annotate.Task, error)
+	Skip(ctx context.Context, p *annotate.Project, userID, itemID string) error
+	Submit(ctx context.Context, p *annotate.Project, a annotate.Access, sub *annotate.Submission) (*annotate.Annotation, bool, error)
+	Neighbors(ctx context.Context, projectID, userID, itemID string) (prev, next string, err error)
+	Progress(ctx context.Context, p *annotate.Project, userID string) (annotate.Progress, error)
+}
+
+// ExportStore streams a project's annotated items.
+type ExportStore interface {
+	ExportRecords(ctx context.Context, projectID string, fn func(*export.Record) error) error
+}
+
+// Store is everything the web server needs from storage.
+type Store interface {
+	UserStore
+	SessionStore
+	ProjectStore
+	LabelStore
+	ExportStore
+}
