@@ -1,0 +1,85 @@
+package export_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/export"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func records() []*export.Record {
+	t0 := time.Date(2026, 11, 24, 10, 2, 11, 520000000, time.UTC)
+	return []*export.Record{
+		{ItemID: "item-1", ExternalID: "review-001", Data: json.RawMessage(`{"review":"Great \u003cb\u003ekettle\u003c/b\u003e"}`),
+			Annotations: []export.Annotation{
+				{ID: "ann-1", User: "alice", Version: 2, ConfigVersion: 1, Values: json.RawMessage(`{"sentiment":"positive"}`), LeadMS: 5120, CreatedAt: t0, UpdatedAt: t0.Add(time.Minute)},
+				{ID: "ann-2", User: "bob \"the\" labeler", Version: 1, ConfigVersion: 1, Values: json.RawMessage(`{"sentiment":"neutral"}`), CreatedAt: t0, UpdatedAt: t0},
+			}},
+		{ItemID: "item-2", Data: json.RawMessage(`{"review":"line\nbreak \u2028"}`),
+			Annotations: []export.Annotation{{ID: "ann-3", User: "alice", Version: 1, ConfigVersion: 2, Values: json.RawMessage(`{}`), CreatedAt: t0, UpdatedAt: t0}}},
+	}
+}
+
+func TestJSONLGolden(t *testing.T) {
+	var buf bytes.Buffer
+	enc := export.NewJSONLEncoder(&buf)
+	for _, r := range records() {
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const golden = "testdata/export.jsonl.golden"
+	if *update {
+		os.WriteFile(golden, buf.Bytes(), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("export differs from %s:\n got %s\nwant %s", golden, buf.Bytes(), want)
+	}
+	// Every line is valid JSON that decodes to the record.
+	for i, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		var v struct {
+			ID          string  `json:"id"`
+			ExternalID  *string `json:"external_id"`
+			Annotations []struct {
+				User    string         `json:"user"`
+				Version int            `json:"version"`
+				Values  map[string]any `json:"values"`
+			} `json:"annotations"`
+		}
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("line %d is not JSON: %v", i+1, err)
+		}
+		r := records()[i]
+		if v.ID != r.ItemID || len(v.Annotations) != len(r.Annotations) || v.Annotations[0].User != r.Annotations[0].User {
+			t.Errorf("line %d decodes to %+v", i+1, v)
+		}
+		if (r.ExternalID == "") != (v.ExternalID == nil) {
+			t.Errorf("line %d: external_id %v for %q", i+1, v.ExternalID, r.ExternalID)
+		}
+	}
+}
+
+func TestLookupFormat(t *testing.T) {
+	if f, err := export.LookupFormat("jsonl"); err != nil || f.Ext != "jsonl" {
+		t.Errorf("jsonl: %+v %v", f, err)
+	}
+	_, err := export.LookupFormat("xlsx")
+	if loupe.ErrorCode(err) != loupe.EINVALID || !strings.Contains(loupe.ErrorMessage(err), "known formats: jsonl") {
+		t.Errorf("xlsx: %v", err)
+	}
+}
