@@ -92,15 +92,9 @@ func runUserAdd(ctx context.Context, args []string, env *Env) error {
 	if err := loupe.ValidateRole(*role); err != nil {
 		return err
 	}
-	password, generated := "", false
-	if *stdin {
-		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("read password: %w", err)
-		}
-		password = strings.TrimRight(line, "\r\n")
-	} else {
-		password, generated = loupe.GeneratePassword(), true
+	password, generated, err := readPassword(env.Stdin, *stdin)
+	if err != nil {
+		return err
 	}
 	hash, err := loupe.HashPassword(password)
 	if err != nil {
@@ -118,6 +112,51 @@ func runUserAdd(ctx context.Context, args []string, env *Env) error {
 		fmt.Fprintf(env.Stdout, "Added %s (%s). Password (shown once): %s\n", pos[0], *role, password)
 	} else {
 		fmt.Fprintf(env.Stdout, "Added %s (%s).\n", pos[0], *role)
+	}
+	return nil
+}
+
+// readPassword returns the first line of stdin with --password-stdin, or a
+// generated password (and true) otherwise.
+func readPassword(stdin io.Reader, fromStdin bool) (string, bool, error) {
+	if !fromStdin {
+		return loupe.GeneratePassword(), true, nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", false, fmt.Errorf("read password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), false, nil
+}
+
+func runUserSetPassword(ctx context.Context, args []string, env *Env) error {
+	fs := newFlags("user set-password", "user set-password NAME [--password-stdin] [--db FILE]", env)
+	db := dbFlag(fs)
+	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input; otherwise one is generated and printed")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	password, generated, err := readPassword(env.Stdin, *stdin)
+	if err != nil {
+		return err
+	}
+	hash, err := loupe.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	d, err := openDB(*db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.SetPassword(ctx, pos[0], hash); err != nil {
+		return err
+	}
+	if generated {
+		fmt.Fprintf(env.Stdout, "New password for %s (shown once): %s\nTheir sessions have ended.\n", pos[0], password)
+	} else {
+		fmt.Fprintf(env.Stdout, "Password of %s changed; their sessions have ended.\n", pos[0])
 	}
 	return nil
 }

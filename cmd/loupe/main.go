@@ -4,6 +4,7 @@
 //	loupe                      serve on 127.0.0.1:8080 with ./loupe.db (demo data on first start)
 //	loupe serve [flags]
 //	loupe user add NAME --role admin|member [--password-stdin]
+//	loupe user set-password NAME [--password-stdin]
 //	loupe user disable|enable NAME
 //	loupe project create --config FILE [--slug SLUG]
 //	loupe project add-member SLUG USER --role labeler|reviewer|manager
@@ -65,6 +66,7 @@ const topUsage = `Loupe: human-in-the-loop annotation and feedback.
 Usage:
   loupe [serve] [flags]          run the web server (default: 127.0.0.1:8080, ./loupe.db)
   loupe user add NAME --role admin|member [--password-stdin]
+  loupe user set-password NAME [--password-stdin]
   loupe user disable NAME        end the user's sessions and refuse sign-in
   loupe user enable NAME
   loupe project create --config FILE [--slug SLUG]
@@ -86,7 +88,7 @@ func dispatch(ctx context.Context, args []string, env *Env) error {
 	case "serve":
 		return runServe(ctx, rest, env)
 	case "user":
-		return sub(ctx, "user", rest, env, map[string]command{"add": runUserAdd, "disable": runUserDisable, "enable": runUserEnable})
+		return sub(ctx, "user", rest, env, map[string]command{"add": runUserAdd, "set-password": runUserSetPassword, "disable": runUserDisable, "enable": runUserEnable})
 	case "project":
 		return sub(ctx, "project", rest, env, map[string]command{"create": runProjectCreate, "add-member": runProjectAddMember})
 	case "import":

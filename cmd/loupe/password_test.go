@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/storage"
+)
+
+// set-password replaces the hash and ends the user's sessions.
+func TestUserSetPassword(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "loupe.db")
+	if code, _, errOut := runCLI(t, "first-password\n", "user", "add", "carol", "--role", "member", "--password-stdin", "--db", db); code != 0 {
+		t.Fatalf("user add: %d %s", code, errOut)
+	}
+	d, err := storage.Open(db, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := d.UserByName(context.Background(), "carol")
+	if err := d.CreateSession(context.Background(), &loupe.Session{ID: loupe.HashSecret("s"), UserID: u.ID, ExpiresAt: u.CreatedAt.Add(1e15)}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+
+	code, out, errOut := runCLI(t, "", "user", "set-password", "carol", "--db", db)
+	if code != 0 || !strings.Contains(out, "shown once") {
+		t.Fatalf("set-password: %d %q %q", code, out, errOut)
+	}
+	generated := strings.Fields(strings.SplitN(out, "): ", 2)[1])[0]
+	d, _ = storage.Open(db, storage.Options{})
+	defer d.Close()
+	u, _ = d.UserByName(context.Background(), "carol")
+	if !loupe.CheckPassword(u.PassHash, generated) || loupe.CheckPassword(u.PassHash, "first-password") {
+		t.Error("the new password does not match, or the old one still does")
+	}
+	if _, err := d.Session(context.Background(), loupe.HashSecret("s")); loupe.ErrorCode(err) != loupe.ENOTFOUND {
+		t.Errorf("session survived a password change: %v", err)
+	}
+	if code, _, errOut := runCLI(t, "short\n", "user", "set-password", "carol", "--password-stdin", "--db", db); code != 1 || !strings.Contains(errOut, "at least 8") {
+		t.Errorf("short password: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "user", "set-password", "nobody", "--db", db); code != 1 || !strings.Contains(errOut, `user "nobody" not found`) {
+		t.Errorf("unknown user: %d %q", code, errOut)
+	}
+}
