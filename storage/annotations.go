@@ -49,6 +49,11 @@ func (db *DB) Submit(ctx context.Context, p *annotate.Project, access annotate.A
 				if prev.UserID != user.ID || prev.ItemID != item.ID {
 					return &loupe.Error{Code: loupe.ECONFLICT, Field: "client_id", Message: "client_id was already used for another submission"}
 				}
+				// A retry repeats its values; other values under a used id are
+				// new work, and must not be dropped silently.
+				if stored, _ := json.Marshal(prev.Values); string(stored) != string(values) {
+					return &loupe.Error{Code: loupe.ECONFLICT, Field: "client_id", Message: "client_id was already used for a submission with other values; send a new client_id"}
+				}
 				prev.UserName = user.Name
 				out, replayed = prev, true
 				return nil

@@ -206,6 +206,9 @@ func TestSubmitVersions(t *testing.T) {
 	if err != nil || !replay || again.ID != a1.ID || again.Version != 1 {
 		t.Fatalf("retried submit: %+v %v %v; want a replay of version 1", again, replay, err)
 	}
+	if _, _, err := submit(t, f, u, id, "negative", 0, "c-1"); loupe.ErrorCode(err) != loupe.ECONFLICT || loupe.ErrorField(err) != "client_id" {
+		t.Errorf("used client id with other values: err = %v, want a client_id conflict", err)
+	}
 	if _, _, err := submit(t, f, u, id, "negative", 0, ""); loupe.ErrorCode(err) != loupe.ECONFLICT {
 		t.Errorf("second first-annotation: err = %v, want conflict", err)
 	}

@@ -36,7 +36,7 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int,
 // shown once on the page that answers the post (never in a redirect URL).
 func (s *Server) createUserForm(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		s.error(w, r, badRequestf("the form could not be read: %v", err))
+		s.error(w, r, formError(err))
 		return
 	}
 	name, role, password := strings.TrimSpace(r.PostForm.Get("name")), r.PostForm.Get("role"), r.PostForm.Get("password")

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/loupehq/loupe"
 )
@@ -18,9 +20,16 @@ type loginPage struct {
 
 // safeNext returns next if it is a local path, so that the sign-in page
 // cannot be used to send people to another site.
+// Browsers drop tabs and newlines from URLs, so "/\t/evil.example" would
+// become "//evil.example": any control character makes next unsafe.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
 		return "/"
+	}
+	for _, c := range next {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
 	}
 	return next
 }
@@ -45,7 +54,7 @@ func clientAddr(r *http.Request) string {
 // checkLogin verifies a name and password, with rate limiting per account
 // and per address. Unknown users and wrong passwords get the same answer,
 // after the same work.
-func (s *Server) checkLogin(r *http.Request, name, password string) (*loupe.User, error) {
+func (s *Server) checkLogin(r *http.Request, name, password string) (*loupe.User, time.Duration, error) {
 	ctx := r.Context()
 	userKey := "user:" + strings.ToLower(name)
 	addrKey := "addr:" + clientAddr(r)
@@ -55,11 +64,11 @@ func (s *Server) checkLogin(r *http.Request, name, password string) (*loupe.User
 	}{{userKey, loupe.MaxLoginFailuresAccount}, {addrKey, loupe.MaxLoginFailuresAddress}} {
 		n, until, err := s.store.LoginFailures(ctx, lim.key, loupe.LoginWindow)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if n >= lim.max {
-			wait := until.Sub(s.now()).Round(1e9)
-			return nil, loupe.Errorf(loupe.ERATELIMIT, "too many failed sign-ins; try again in %s", max(wait, 1e9))
+			wait := max(until.Sub(s.now()).Round(time.Second), time.Second)
+			return nil, wait, loupe.Errorf(loupe.ERATELIMIT, "too many failed sign-ins; try again in %s", wait)
 		}
 	}
 	u, err := s.store.UserByName(ctx, name)
@@ -67,32 +76,32 @@ func (s *Server) checkLogin(r *http.Request, name, password string) (*loupe.User
 	if err == nil {
 		hash = u.PassHash
 	} else if loupe.ErrorCode(err) != loupe.ENOTFOUND {
-		return nil, err
+		return nil, 0, err
 	}
 	ok := loupe.CheckPassword(hash, password)
 	if !ok || u == nil || u.Disabled {
 		if err := s.store.RecordLoginFailure(ctx, userKey, addrKey); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return nil, loupe.Errorf(loupe.EUNAUTHORIZED, "wrong user name or password")
+		return nil, 0, loupe.Errorf(loupe.EUNAUTHORIZED, "wrong user name or password")
 	}
 	if err := s.store.ClearLoginFailures(ctx, userKey); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return u, nil
+	return u, 0, nil
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		s.error(w, r, badRequestf("the form could not be read: %v", err))
+		s.error(w, r, formError(err))
 		return
 	}
 	name, password := strings.TrimSpace(r.PostForm.Get("name")), r.PostForm.Get("password")
 	next := safeNext(r.PostForm.Get("next"))
-	u, err := s.checkLogin(r, name, password)
+	u, wait, err := s.checkLogin(r, name, password)
 	if code := loupe.ErrorCode(err); code == loupe.EUNAUTHORIZED || code == loupe.ERATELIMIT {
 		if code == loupe.ERATELIMIT {
-			w.Header().Set("Retry-After", "60")
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
 		}
 		s.render(w, r, errorStatus(code), "login", &loginPage{page: page{Title: "Sign in"}, Name: name, Next: next, Error: loupe.ErrorMessage(err)})
 		return

@@ -174,7 +174,7 @@ func (s *Server) submitForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		s.error(w, r, badRequestf("the form could not be read: %v", err))
+		s.error(w, r, formError(err))
 		return
 	}
 	task, err := s.itemTask(r, p, a)
@@ -198,10 +198,14 @@ func (s *Server) submitForm(w http.ResponseWriter, r *http.Request) {
 		s.renderLabel(w, r, http.StatusUnprocessableEntity, p, a, task, values, map[string]string{field: loupe.ErrorMessage(err)}, "Some answers need attention.")
 		return
 	case loupe.ECONFLICT:
-		// Show the labeler's answer again, now based on the current version,
-		// so that saving it is a deliberate second step.
-		s.renderLabel(w, r, http.StatusConflict, p, a, task, values, nil,
-			"This annotation changed since you opened it ("+loupe.ErrorMessage(err)+"). Your answer is kept below: submit again to save it as the newest version.")
+		// Show the labeler's answer again, now based on the current version
+		// and with a fresh client id, so that saving it is a deliberate
+		// second step.
+		why := "This annotation changed since you opened it (" + loupe.ErrorMessage(err) + ")."
+		if loupe.ErrorField(err) == "client_id" {
+			why = "This page was already submitted once, with other answers."
+		}
+		s.renderLabel(w, r, http.StatusConflict, p, a, task, values, nil, why+" Your answer is kept below: submit again to save it as the newest version.")
 		return
 	default:
 		s.error(w, r, err)

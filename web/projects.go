@@ -96,7 +96,7 @@ func (s *Server) createProjectFrom(r *http.Request, slug, source string) (*annot
 
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		s.error(w, r, badRequestf("the form could not be read: %v", err))
+		s.error(w, r, formError(err))
 		return
 	}
 	slug, source := strings.TrimSpace(r.PostForm.Get("slug")), r.PostForm.Get("config")
@@ -150,7 +150,7 @@ func (s *Server) addMemberForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		s.error(w, r, badRequestf("the form could not be read: %v", err))
+		s.error(w, r, formError(err))
 		return
 	}
 	name, role := strings.TrimSpace(r.PostForm.Get("user")), r.PostForm.Get("role")
@@ -251,12 +251,17 @@ func (s *Server) spool(r io.Reader) (*os.File, error) {
 
 // uploadError keeps a body-limit error as it is (it becomes 413) and makes
 // any other read error a 400.
-func uploadError(err error) error {
+func uploadError(err error) error { return readError("the upload", err) }
+
+// formError is uploadError for forms.
+func formError(err error) error { return readError("the form", err) }
+
+func readError(what string, err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return err
 	}
-	return badRequestf("the upload could not be read: %v", err)
+	return badRequestf("%s could not be read: %v", what, err)
 }
 
 func closeRemove(f *os.File) {

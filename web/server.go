@@ -273,7 +273,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 // (Sec-Fetch-Site, or Origin against Host), and with SecureCookies also an
 // Origin of another scheme. Requests without either header come from
 // non-browser clients, which authenticate with a bearer token or a cookie
-// they hold themselves.
+// they hold themselves. A site served over TLS (directly or, with
+// SecureCookies, behind a proxy) refuses http: origins too.
 func (s *Server) csrf(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -281,7 +282,7 @@ func (s *Server) csrf(next http.Handler) http.Handler {
 	}))
 	inner := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.SecureCookies && !isSafeMethod(r.Method) {
+		if (s.cfg.SecureCookies || r.TLS != nil) && !isSafeMethod(r.Method) {
 			if o := r.Header.Get("Origin"); o != "" && !strings.HasPrefix(o, "https://") {
 				s.error(w, r, loupe.Errorf(loupe.EFORBIDDEN, "cross-origin request refused"))
 				return

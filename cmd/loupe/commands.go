@@ -24,7 +24,7 @@ func newFlags(name, usage string, env *Env) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stdout)
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stdout, "Usage: loupe %s\n\nFlags:\n", usage)
+		fmt.Fprintf(fs.Output(), "Usage: loupe %s\n\nFlags:\n", usage)
 		fs.PrintDefaults()
 	}
 	return fs
@@ -34,9 +34,12 @@ func newFlags(name, usage string, env *Env) *flag.FlagSet {
 // positional arguments, and checks the count of positional arguments.
 func parse(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 	var pos []string
+	out := fs.Output()
 	for {
+		// Parse quietly: errors are reported once, by the caller.
 		fs.SetOutput(io.Discard)
 		err := fs.Parse(args)
+		fs.SetOutput(out)
 		if errors.Is(err, flag.ErrHelp) {
 			fs.Usage()
 			return nil, errHelp
@@ -62,6 +65,16 @@ func dbFlag(fs *flag.FlagSet) *string {
 
 func openDB(path string) (*storage.DB, error) {
 	return storage.Open(path, storage.Options{})
+}
+
+// inFile prefixes the message of a Loupe error with the file it is about,
+// keeping its code.
+func inFile(path string, err error) error {
+	var le *loupe.Error
+	if errors.As(err, &le) {
+		return &loupe.Error{Code: le.Code, Field: le.Field, Message: path + ": " + le.Message}
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }
 
 // describe renders an error for the terminal: the message of a Loupe error,
@@ -206,7 +219,7 @@ func runProjectCreate(ctx context.Context, args []string, env *Env) error {
 	}
 	cfg, err := blocks.ParseConfig(src)
 	if err != nil {
-		return fmt.Errorf("%s: %w", *configPath, err)
+		return inFile(*configPath, err)
 	}
 	if *slug == "" {
 		*slug = annotate.Slugify(cfg.Title)
@@ -282,7 +295,7 @@ func runImport(ctx context.Context, args []string, env *Env) error {
 	}
 	res, err := d.ImportItems(ctx, p, annotate.NewItemDecoder(r))
 	if err != nil {
-		return fmt.Errorf("%s: %w", pos[0], err)
+		return inFile(pos[0], err)
 	}
 	fmt.Fprintf(env.Stdout, "Imported %d items into %s (%d already present).\n", res.Added, p.Slug, res.Unchanged)
 	return nil
