@@ -175,7 +175,7 @@ func annotationByClientID(tx *Tx, clientID string) (*annotate.Annotation, error)
 // Annotation returns the user's annotation of the item at its current
 // version, or ENOTFOUND.
 func (db *DB) Annotation(ctx context.Context, itemID, userID string) (*annotate.Annotation, error) {
-	a, err := scanAnnotation(db.read.QueryRowContext(ctx, annotationSelect+` AND v.version = a.version WHERE a.item_id = ? AND a.user_id = ?`, itemID, userID))
+	a, err := scanAnnotation(db.queryRow(ctx, annotationSelect+` AND v.version = a.version WHERE a.item_id = ? AND a.user_id = ?`, itemID, userID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("annotation not found")
 	} else if err != nil {
@@ -210,7 +210,7 @@ func (db *DB) AnnotationVersions(ctx context.Context, itemID, userID string) ([]
 func (db *DB) Progress(ctx context.Context, p *annotate.Project, userID string) (annotate.Progress, error) {
 	var pr annotate.Progress
 	var openTouched int
-	err := db.read.QueryRowContext(ctx, `SELECT
+	err := db.queryRow(ctx, `SELECT
 		(SELECT item_count FROM projects WHERE id = ?1),
 		(SELECT complete_count FROM projects WHERE id = ?1),
 		(SELECT count(*) FROM annotations WHERE project_id = ?1 AND user_id = ?2),

@@ -55,20 +55,25 @@ type DB struct {
 	done   chan struct{}
 	once   sync.Once
 
+	conn  *sql.Conn            // the writer's connection, owned by the writer goroutine
+	stmts map[string]*sql.Stmt // the writer's prepared statements
+	reads sync.Map             // query → *sql.Stmt prepared on the read pool
+
 	configs configCache
 }
 
 // Tx is a write transaction, with the time captured once when it began.
 type Tx struct {
-	tx  *sql.Tx
+	db  *DB
 	ctx context.Context
 	now time.Time
 }
 
 type writeOp struct {
-	ctx context.Context
-	fn  func(*Tx) error
-	err chan error
+	ctx    context.Context
+	fn     func(*Tx) error
+	direct func(*sql.Conn) error
+	err    chan error
 }
 
 // ErrClosed is returned for writes attempted after Close.
@@ -129,6 +134,12 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	db.read.SetMaxOpenConns(opts.Readers)
 	db.read.SetMaxIdleConns(opts.Readers)
+	if db.conn, err = db.write.Conn(context.Background()); err != nil {
+		db.read.Close()
+		db.write.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.stmts = map[string]*sql.Stmt{}
 	go db.writer()
 	return db, nil
 }
@@ -142,6 +153,8 @@ func dsn(path, sync string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous("+sync+")")
+	// Savepoints and sorts stay in memory instead of temporary files.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 		q.Set("_txlock", "deferred")
@@ -188,6 +201,10 @@ func (db *DB) Close() error {
 	db.once.Do(func() {
 		close(db.stop)
 		<-db.done
+		db.reads.Range(func(_, st any) bool {
+			st.(*sql.Stmt).Close()
+			return true
+		})
 		if db.read != nil {
 			err = errors.Join(err, db.read.Close())
 		}
@@ -204,7 +221,17 @@ func (db *DB) Close() error {
 // must do all its work through tx, and must not block on anything but the
 // database.
 func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
-	op := &writeOp{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	return db.send(ctx, &writeOp{ctx: ctx, fn: fn, err: make(chan error, 1)})
+}
+
+// direct runs fn on the writer's connection outside any transaction,
+// between batches (for example a WAL checkpoint, which cannot run inside
+// one).
+func (db *DB) direct(ctx context.Context, fn func(*sql.Conn) error) error {
+	return db.send(ctx, &writeOp{ctx: ctx, direct: fn, err: make(chan error, 1)})
+}
+
+func (db *DB) send(ctx context.Context, op *writeOp) error {
 	select {
 	case db.writes <- op:
 	case <-ctx.Done():
@@ -217,8 +244,17 @@ func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
 	return <-op.err
 }
 
+// writer owns the write connection for the life of the DB: it takes the
+// writes waiting, commits them together, and keeps every statement it has
+// run prepared, so that the hot path does not parse SQL again.
 func (db *DB) writer() {
 	defer close(db.done)
+	defer func() {
+		for _, st := range db.stmts {
+			st.Close()
+		}
+		db.conn.Close()
+	}()
 	for {
 		var batch []*writeOp
 		select {
@@ -228,7 +264,7 @@ func (db *DB) writer() {
 			return
 		}
 	drain:
-		for len(batch) < db.max {
+		for len(batch) < db.max && batch[len(batch)-1].direct == nil {
 			select {
 			case op := <-db.writes:
 				batch = append(batch, op)
@@ -236,13 +272,52 @@ func (db *DB) writer() {
 				break drain
 			}
 		}
+		if last := batch[len(batch)-1]; last.direct != nil {
+			batch = batch[:len(batch)-1]
+			if len(batch) > 0 {
+				db.commit(batch)
+			}
+			last.err <- db.runDirect(last)
+			continue
+		}
 		db.commit(batch)
 	}
 }
 
+func (db *DB) runDirect(op *writeOp) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in direct write: %v", r)
+		}
+	}()
+	return op.direct(db.conn)
+}
+
+// stmt returns the writer's prepared statement for query, preparing it on
+// first use. Only the writer goroutine calls it.
+func (db *DB) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := db.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := db.conn.PrepareContext(context.Background(), query)
+	if err != nil {
+		return nil, err
+	}
+	db.stmts[query] = st
+	return st, nil
+}
+
+// execW runs a statement on the writer's connection.
+func (db *DB) execW(query string) error {
+	st, err := db.stmt(query)
+	if err == nil {
+		_, err = st.ExecContext(context.Background())
+	}
+	return err
+}
+
 // commit runs a batch of writes in one transaction, each in a savepoint.
 func (db *DB) commit(batch []*writeOp) {
-	ctx := context.Background()
 	errs := make([]error, len(batch))
 	finish := func() {
 		for i, op := range batch {
@@ -250,6 +325,7 @@ func (db *DB) commit(batch []*writeOp) {
 		}
 	}
 	fail := func(err error) {
+		db.execW("ROLLBACK") // fails harmlessly when SQLite already rolled back
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
@@ -257,8 +333,7 @@ func (db *DB) commit(batch []*writeOp) {
 		}
 		finish()
 	}
-	sqlTx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
+	if err := db.execW("BEGIN IMMEDIATE"); err != nil {
 		fail(fmt.Errorf("begin: %w", err))
 		return
 	}
@@ -268,25 +343,23 @@ func (db *DB) commit(batch []*writeOp) {
 			errs[i] = err
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-			sqlTx.Rollback()
+		if err := db.execW("SAVEPOINT op"); err != nil {
 			fail(fmt.Errorf("savepoint: %w", err))
 			return
 		}
-		errs[i] = run(op.fn, &Tx{tx: sqlTx, ctx: ctx, now: db.now().UTC()})
+		errs[i] = run(op.fn, &Tx{db: db, ctx: context.Background(), now: db.now().UTC()})
 		var err error
 		if errs[i] != nil {
-			_, err = sqlTx.ExecContext(ctx, "ROLLBACK TO op")
+			err = db.execW("ROLLBACK TO op")
 		} else {
 			ok++
 		}
 		if err == nil {
-			_, err = sqlTx.ExecContext(ctx, "RELEASE op")
+			err = db.execW("RELEASE op")
 		}
 		if err != nil {
 			// The transaction is gone (for example SQLITE_FULL rolled it
 			// back): nothing of this batch is committed.
-			sqlTx.Rollback()
 			for j := range errs[:i+1] {
 				errs[j] = nil
 			}
@@ -295,12 +368,11 @@ func (db *DB) commit(batch []*writeOp) {
 		}
 	}
 	if ok == 0 {
-		sqlTx.Rollback()
+		db.execW("ROLLBACK")
 		finish()
 		return
 	}
-	if err := sqlTx.Commit(); err != nil {
-		sqlTx.Rollback()
+	if err := db.execW("COMMIT"); err != nil {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
@@ -321,16 +393,45 @@ func run(fn func(*Tx) error, tx *Tx) (err error) {
 }
 
 func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(tx.ctx, query, args...)
+	st, err := tx.db.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(tx.ctx, args...)
 }
 
 func (tx *Tx) query(query string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(tx.ctx, query, args...)
+	st, err := tx.db.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(tx.ctx, args...)
 }
 
-func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(tx.ctx, query, args...)
+// row is a *sql.Row or the error of preparing its statement.
+type row struct {
+	*sql.Row
+	err error
 }
+
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.Row.Scan(dest...)
+}
+
+func (tx *Tx) queryRow(query string, args ...any) row {
+	st, err := tx.db.stmt(query)
+	if err != nil {
+		return row{err: err}
+	}
+	return row{Row: st.QueryRowContext(tx.ctx, args...)}
+}
+
+// prepare returns the writer's prepared statement for query. It stays
+// prepared for later transactions: callers must not close it.
+func (tx *Tx) prepare(query string) (*sql.Stmt, error) { return tx.db.stmt(query) }
 
 // Time is stored as fixed-width UTC text, so that it sorts and compares as
 // text and stays readable in the sqlite3 shell.
@@ -358,14 +459,43 @@ func notFound(format string, args ...any) error {
 	return loupe.Errorf(loupe.ENOTFOUND, format, args...)
 }
 
-// Checkpoint copies the WAL back into the database file and truncates it.
-// Long readers can keep automatic checkpoints from finishing; the server
-// calls this periodically so that the WAL stays bounded.
+// Checkpoint copies the WAL back into the database file. Long readers can
+// keep automatic checkpoints from finishing; the server calls this
+// periodically so that the WAL stays bounded.
 func (db *DB) Checkpoint(ctx context.Context) error {
-	var busy, logFrames, done int
-	// The write pool's one connection serialises this with the writer.
-	if err := db.write.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
+	err := db.direct(ctx, func(c *sql.Conn) error {
+		var busy, logFrames, done int
+		return c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
+	})
+	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
+}
+
+// readStmt returns a statement prepared on the read pool, preparing it on
+// first use; each pooled connection prepares it once.
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := db.reads.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.read.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.reads.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// queryRow runs a one-row query on the read pool through a prepared
+// statement.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) row {
+	st, err := db.readStmt(ctx, query)
+	if err != nil {
+		return row{err: err}
+	}
+	return row{Row: st.QueryRowContext(ctx, args...)}
 }

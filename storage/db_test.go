@@ -84,11 +84,6 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
-	w, err := db.write.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns = append(conns, w)
 	for i, c := range conns {
 		var fk, sync, busy, queryOnly int
 		var mode string
@@ -100,10 +95,28 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 		if fk != 1 || sync != 2 || busy != 10000 || mode != "wal" {
 			t.Errorf("conn %d: foreign_keys=%d synchronous=%d busy_timeout=%d journal_mode=%s; want 1, 2 (FULL), 10000, wal", i, fk, sync, busy, mode)
 		}
-		if wantQO := i < 3; (queryOnly == 1) != wantQO {
-			t.Errorf("conn %d: query_only=%d", i, queryOnly)
+		if queryOnly != 1 {
+			t.Errorf("reader %d: query_only=%d, want 1", i, queryOnly)
 		}
 		c.Close()
+	}
+	// The writer's connection belongs to the writer goroutine: ask it.
+	err = db.direct(ctx, func(c *sql.Conn) error {
+		var fk, sync, busy, queryOnly, temp int
+		var mode string
+		c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk)
+		c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync)
+		c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy)
+		c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+		c.QueryRowContext(ctx, "PRAGMA query_only").Scan(&queryOnly)
+		c.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&temp)
+		if fk != 1 || sync != 2 || busy != 10000 || mode != "wal" || queryOnly != 0 || temp != 2 {
+			t.Errorf("writer: foreign_keys=%d synchronous=%d busy_timeout=%d journal_mode=%s query_only=%d temp_store=%d", fk, sync, busy, mode, queryOnly, temp)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -32,21 +32,18 @@ func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, dec *annotat
 		if err := tx.queryRow(`SELECT coalesce(max(seq), 0) FROM items WHERE project_id = ?`, p.ID).Scan(&seq); err != nil {
 			return err
 		}
-		insert, err := tx.tx.PrepareContext(tx.ctx, `INSERT INTO items (id, project_id, seq, external_id, data, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		insert, err := tx.prepare(`INSERT INTO items (id, project_id, seq, external_id, data, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
-		defer insert.Close()
-		byID, err := tx.tx.PrepareContext(tx.ctx, `SELECT hash FROM items WHERE project_id = ? AND external_id = ?`)
+		byID, err := tx.prepare(`SELECT hash FROM items WHERE project_id = ? AND external_id = ?`)
 		if err != nil {
 			return err
 		}
-		defer byID.Close()
-		byHash, err := tx.tx.PrepareContext(tx.ctx, `SELECT 1 FROM items WHERE project_id = ? AND hash = ? AND external_id IS NULL LIMIT 1`)
+		byHash, err := tx.prepare(`SELECT 1 FROM items WHERE project_id = ? AND hash = ? AND external_id IS NULL LIMIT 1`)
 		if err != nil {
 			return err
 		}
-		defer byHash.Close()
 
 		var problems []string
 		bad := func(line int, format string, args ...any) {
@@ -158,7 +155,7 @@ func decodeData(s string, into *map[string]any) error {
 // Item returns the item with the id in the project, or ENOTFOUND (also when
 // the id belongs to another project).
 func (db *DB) Item(ctx context.Context, projectID, itemID string) (*annotate.Item, error) {
-	it, err := scanItem(db.read.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items WHERE id = ? AND project_id = ?`, itemID, projectID))
+	it, err := scanItem(db.queryRow(ctx, `SELECT `+itemColumns+` FROM items WHERE id = ? AND project_id = ?`, itemID, projectID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("item not found")
 	} else if err != nil {

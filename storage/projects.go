@@ -14,32 +14,45 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// configCache keeps parsed project configs. A config version never changes
-// once written, so entries never go stale and processes need not share them.
+// configCache keeps parsed project configs with their source. A config
+// version never changes once written, so entries never go stale and
+// processes need not share them.
 type configCache struct {
 	mu sync.Mutex
-	m  map[string]*blocks.Config // "projectID/version"
+	m  map[string]cachedConfig // "projectID/version"
 }
 
-func (c *configCache) get(projectID string, version int, source string) (*blocks.Config, error) {
+type cachedConfig struct {
+	cfg    *blocks.Config
+	source string
+}
+
+// config returns the parsed config of a project version, reading and
+// parsing its source on first use.
+func (db *DB) config(ctx context.Context, projectID string, version int) (cachedConfig, error) {
 	key := fmt.Sprintf("%s/%d", projectID, version)
+	c := &db.configs
 	c.mu.Lock()
-	cfg, ok := c.m[key]
+	cc, ok := c.m[key]
 	c.mu.Unlock()
 	if ok {
-		return cfg, nil
+		return cc, nil
 	}
-	cfg, err := blocks.ParseConfig([]byte(source))
+	if err := db.queryRow(ctx, `SELECT source FROM project_configs WHERE project_id = ? AND version = ?`, projectID, version).Scan(&cc.source); err != nil {
+		return cc, fmt.Errorf("config %s: %w", key, err)
+	}
+	cfg, err := blocks.ParseConfig([]byte(cc.source))
 	if err != nil {
-		return nil, fmt.Errorf("stored config %s is invalid: %w", key, err)
+		return cc, fmt.Errorf("stored config %s is invalid: %w", key, err)
 	}
+	cc.cfg = cfg
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = map[string]*blocks.Config{}
+		c.m = map[string]cachedConfig{}
 	}
-	c.m[key] = cfg
+	c.m[key] = cc
 	c.mu.Unlock()
-	return cfg, nil
+	return cc, nil
 }
 
 // CreateProject stores a project with its first config version. The source
@@ -110,28 +123,30 @@ func (db *DB) UpdateConfig(ctx context.Context, projectID, source string, cfg *b
 	return version, nil
 }
 
-const projectSelect = `SELECT p.id, p.slug, p.title, p.config_version, p.item_count, p.complete_count, p.created_at, c.source
-	FROM projects p JOIN project_configs c ON c.project_id = p.id AND c.version = p.config_version`
+const projectColumns = `p.id, p.slug, p.title, p.config_version, p.item_count, p.complete_count, p.created_at`
 
-func (db *DB) scanProject(row interface{ Scan(...any) error }) (*annotate.Project, error) {
+// scanProject reads a project row (projectColumns, then extra) and attaches
+// its config.
+func (db *DB) scanProject(ctx context.Context, row interface{ Scan(...any) error }, extra ...any) (*annotate.Project, error) {
 	var p annotate.Project
 	var created string
-	if err := row.Scan(&p.ID, &p.Slug, &p.Title, &p.ConfigVersion, &p.ItemCount, &p.CompleteCount, &created, &p.ConfigSource); err != nil {
+	dest := append([]any{&p.ID, &p.Slug, &p.Title, &p.ConfigVersion, &p.ItemCount, &p.CompleteCount, &created}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	p.CreatedAt = parseTime(created)
-	cfg, err := db.configs.get(p.ID, p.ConfigVersion, p.ConfigSource)
+	cc, err := db.config(ctx, p.ID, p.ConfigVersion)
 	if err != nil {
 		return nil, err
 	}
-	p.Config = cfg
+	p.Config, p.ConfigSource = cc.cfg, cc.source
 	return &p, nil
 }
 
 // ProjectBySlug returns the project with the slug, or ENOTFOUND. It does not
 // check access: use ProjectAccess for a user's view.
 func (db *DB) ProjectBySlug(ctx context.Context, slug string) (*annotate.Project, error) {
-	p, err := db.scanProject(db.read.QueryRowContext(ctx, projectSelect+` WHERE p.slug = ?`, slug))
+	p, err := db.scanProject(ctx, db.queryRow(ctx, `SELECT `+projectColumns+` FROM projects p WHERE p.slug = ?`, slug))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("project %q not found", slug)
 	} else if err != nil {
@@ -144,17 +159,14 @@ func (db *DB) ProjectBySlug(ctx context.Context, slug string) (*annotate.Project
 // A project the user may not view is reported as ENOTFOUND, exactly like one
 // that does not exist.
 func (db *DB) ProjectAccess(ctx context.Context, slug string, u *loupe.User) (*annotate.Project, annotate.Access, error) {
-	p, err := db.ProjectBySlug(ctx, slug)
-	if err != nil {
-		return nil, annotate.Access{}, err
-	}
 	a := annotate.Access{User: u}
-	err = db.read.QueryRowContext(ctx, `SELECT role FROM project_members WHERE project_id = ? AND user_id = ?`, p.ID, u.ID).Scan(&a.Role)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, a, fmt.Errorf("project access: %w", err)
-	}
-	if !a.CanView() {
+	p, err := db.scanProject(ctx, db.queryRow(ctx, `SELECT `+projectColumns+`, coalesce(m.role, '')
+		FROM projects p LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = ?
+		WHERE p.slug = ?`, u.ID, slug), &a.Role)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !a.CanView() {
 		return nil, a, notFound("project %q not found", slug)
+	} else if err != nil {
+		return nil, a, fmt.Errorf("project access: %w", err)
 	}
 	return p, a, nil
 }

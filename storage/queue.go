@@ -103,7 +103,7 @@ func (db *DB) Task(ctx context.Context, p *annotate.Project, userID, itemID stri
 	}
 	t := &annotate.Task{Item: it}
 	var until sql.NullString
-	err = db.read.QueryRowContext(ctx, `SELECT status, leased_until FROM assignments WHERE item_id = ? AND user_id = ?`, itemID, userID).Scan(&t.Status, &until)
+	err = db.queryRow(ctx, `SELECT status, leased_until FROM assignments WHERE item_id = ? AND user_id = ?`, itemID, userID).Scan(&t.Status, &until)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("task: %w", err)
 	}
@@ -125,7 +125,7 @@ func (db *DB) Task(ctx context.Context, p *annotate.Project, userID, itemID stri
 func (db *DB) Neighbors(ctx context.Context, projectID, userID, itemID string) (prev, next string, err error) {
 	var created, annID string
 	if itemID != "" {
-		err = db.read.QueryRowContext(ctx, `SELECT created_at, id FROM annotations WHERE item_id = ? AND user_id = ?`, itemID, userID).Scan(&created, &annID)
+		err = db.queryRow(ctx, `SELECT created_at, id FROM annotations WHERE item_id = ? AND user_id = ?`, itemID, userID).Scan(&created, &annID)
 		if errors.Is(err, sql.ErrNoRows) {
 			itemID = "" // not annotated yet: it comes after everything annotated
 		} else if err != nil {
@@ -133,13 +133,13 @@ func (db *DB) Neighbors(ctx context.Context, projectID, userID, itemID string) (
 		}
 	}
 	if itemID == "" {
-		err = db.read.QueryRowContext(ctx, `SELECT item_id FROM annotations WHERE project_id = ? AND user_id = ?
+		err = db.queryRow(ctx, `SELECT item_id FROM annotations WHERE project_id = ? AND user_id = ?
 			ORDER BY created_at DESC, id DESC LIMIT 1`, projectID, userID).Scan(&prev)
 	} else {
-		err = db.read.QueryRowContext(ctx, `SELECT item_id FROM annotations WHERE project_id = ? AND user_id = ? AND (created_at, id) < (?, ?)
+		err = db.queryRow(ctx, `SELECT item_id FROM annotations WHERE project_id = ? AND user_id = ? AND (created_at, id) < (?, ?)
 			ORDER BY created_at DESC, id DESC LIMIT 1`, projectID, userID, created, annID).Scan(&prev)
 		if err == nil || errors.Is(err, sql.ErrNoRows) {
-			err = db.read.QueryRowContext(ctx, `SELECT item_id FROM annotations WHERE project_id = ? AND user_id = ? AND (created_at, id) > (?, ?)
+			err = db.queryRow(ctx, `SELECT item_id FROM annotations WHERE project_id = ? AND user_id = ? AND (created_at, id) > (?, ?)
 				ORDER BY created_at, id LIMIT 1`, projectID, userID, created, annID).Scan(&next)
 		}
 	}

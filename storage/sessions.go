@@ -35,7 +35,7 @@ func (db *DB) CreateSession(ctx context.Context, s *loupe.Session) error {
 func (db *DB) Session(ctx context.Context, id string) (*loupe.Session, error) {
 	s := &loupe.Session{ID: id}
 	var data, created, seen, expires string
-	err := db.read.QueryRowContext(ctx, `SELECT user_id, data, created_at, seen_at, expires_at FROM sessions
+	err := db.queryRow(ctx, `SELECT user_id, data, created_at, seen_at, expires_at FROM sessions
 		WHERE id = ? AND expires_at > ?`, id, fmtTime(db.now())).Scan(&s.UserID, &data, &created, &seen, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("session not found")
@@ -142,7 +142,7 @@ func (db *DB) CreateToken(ctx context.Context, userName, name string) (string, e
 // EUNAUTHORIZED. The lookup is by the token's hash, so its time does not
 // depend on how much of a guessed token is right.
 func (db *DB) UserByToken(ctx context.Context, token string) (*loupe.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT u.id, u.name, u.role, u.password_hash, u.disabled, u.created_at
+	u, err := scanUser(db.queryRow(ctx, `SELECT u.id, u.name, u.role, u.password_hash, u.disabled, u.created_at
 		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`, loupe.HashSecret(token)))
 	if errors.Is(err, sql.ErrNoRows) || err == nil && u.Disabled {
 		return nil, loupe.Errorf(loupe.EUNAUTHORIZED, "the API token is not valid")
@@ -173,7 +173,7 @@ func (db *DB) RecordLoginFailure(ctx context.Context, keys ...string) error {
 func (db *DB) LoginFailures(ctx context.Context, key string, window time.Duration) (int, time.Time, error) {
 	var n int
 	var oldest sql.NullString
-	err := db.read.QueryRowContext(ctx, `SELECT count(*), min(at) FROM login_failures WHERE key = ? AND at > ?`,
+	err := db.queryRow(ctx, `SELECT count(*), min(at) FROM login_failures WHERE key = ? AND at > ?`,
 		key, fmtTime(db.now().Add(-window))).Scan(&n, &oldest)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("login failures: %w", err)
@@ -200,7 +200,7 @@ func (db *DB) ClearLoginFailures(ctx context.Context, key string) error {
 // Setting returns a stored setting, or ENOTFOUND.
 func (db *DB) Setting(ctx context.Context, key string) (string, error) {
 	var v string
-	err := db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	err := db.queryRow(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", notFound("setting %q not found", key)
 	} else if err != nil {

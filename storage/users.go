@@ -51,7 +51,7 @@ func scanUser(row interface{ Scan(...any) error }) (*loupe.User, error) {
 
 // UserByName returns the user called name (case-insensitive), or ENOTFOUND.
 func (db *DB) UserByName(ctx context.Context, name string) (*loupe.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("user %q not found", name)
 	} else if err != nil {
@@ -62,7 +62,7 @@ func (db *DB) UserByName(ctx context.Context, name string) (*loupe.User, error) 
 
 // UserByID returns the user with the id, or ENOTFOUND.
 func (db *DB) UserByID(ctx context.Context, id string) (*loupe.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("user not found")
 	} else if err != nil {
@@ -95,7 +95,7 @@ func (db *DB) Users(ctx context.Context) ([]*loupe.User, error) {
 // CountUsers returns how many users exist.
 func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+	if err := db.queryRow(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count users: %w", err)
 	}
 	return n, nil
