@@ -195,12 +195,8 @@ func toTaskJSON(p *annotate.Project, t *annotate.Task) taskJSON {
 }
 
 func (s *Server) apiNext(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, a, ok := s.projectFor(w, r, annotate.Access.CanLabel, refuseLabel)
 	if !ok {
-		return
-	}
-	if !a.CanLabel() {
-		s.error(w, r, forbiddenf("you are not a labeler of this project"))
 		return
 	}
 	task, err := s.store.Next(r.Context(), p, a.User.ID)
@@ -228,12 +224,8 @@ func (s *Server) apiItem(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, a, ok := s.projectFor(w, r, annotate.Access.CanLabel, refuseLabel)
 	if !ok {
-		return
-	}
-	if !a.CanLabel() {
-		s.error(w, r, forbiddenf("you are not a labeler of this project"))
 		return
 	}
 	var req struct {
@@ -266,12 +258,8 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiSkip(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, a, ok := s.projectFor(w, r, annotate.Access.CanLabel, refuseLabel)
 	if !ok {
-		return
-	}
-	if !a.CanLabel() {
-		s.error(w, r, forbiddenf("you are not a labeler of this project"))
 		return
 	}
 	if err := s.store.Skip(r.Context(), p, a.User.ID, urlParam(r, "id")); err != nil {
@@ -284,12 +272,8 @@ func (s *Server) apiSkip(w http.ResponseWriter, r *http.Request) {
 // apiImport imports a JSONL body (application/x-ndjson, application/jsonl
 // or text/plain) or a multipart upload with a "file" part.
 func (s *Server) apiImport(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, _, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseImport)
 	if !ok {
-		return
-	}
-	if !a.CanManage() {
-		s.error(w, r, forbiddenf("only the project's managers may import items"))
 		return
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -333,12 +317,8 @@ type memberJSON struct {
 }
 
 func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, _, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseMembers)
 	if !ok {
-		return
-	}
-	if !a.CanManage() {
-		s.error(w, r, forbiddenf("only the project's managers may list members"))
 		return
 	}
 	ms, err := s.store.Members(r.Context(), p.ID)
@@ -354,12 +334,8 @@ func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiSetMember(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, _, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseMembers)
 	if !ok {
-		return
-	}
-	if !a.CanManage() {
-		s.error(w, r, forbiddenf("only the project's managers may manage members"))
 		return
 	}
 	var req struct {
@@ -377,12 +353,8 @@ func (s *Server) apiSetMember(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiRemoveMember(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, _, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseMembers)
 	if !ok {
-		return
-	}
-	if !a.CanManage() {
-		s.error(w, r, forbiddenf("only the project's managers may manage members"))
 		return
 	}
 	if err := s.store.RemoveMember(r.Context(), p.ID, urlParam(r, "user")); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/loupehq/loupe/annotate"
 	"github.com/loupehq/loupe/export"
 )
 
@@ -20,12 +21,8 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request) { s.streamExp
 // project. An error after the first byte aborts the response, so that a
 // cut-off file is never mistaken for a complete one.
 func (s *Server) streamExport(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, _, ok := s.projectFor(w, r, annotate.Access.CanExport, refuseExport)
 	if !ok {
-		return
-	}
-	if !a.CanExport() {
-		s.error(w, r, forbiddenf("only the project's managers may export"))
 		return
 	}
 	name := r.URL.Query().Get("format")

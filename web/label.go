@@ -40,12 +40,8 @@ var reservedKeys = []blocks.Shortcut{
 }
 
 func (s *Server) labelNextPage(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, a, ok := s.projectFor(w, r, annotate.Access.CanLabel, refuseLabel)
 	if !ok {
-		return
-	}
-	if !a.CanLabel() {
-		s.error(w, r, forbiddenf("you are not a labeler of this project"))
 		return
 	}
 	task, err := s.store.Next(r.Context(), p, a.User.ID)
@@ -165,12 +161,8 @@ func (s *Server) leadTime(started string) int64 {
 }
 
 func (s *Server) submitForm(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, a, ok := s.projectFor(w, r, annotate.Access.CanLabel, refuseLabel)
 	if !ok {
-		return
-	}
-	if !a.CanLabel() {
-		s.error(w, r, forbiddenf("you are not a labeler of this project"))
 		return
 	}
 	if err := r.ParseForm(); err != nil {
@@ -222,12 +214,8 @@ func (s *Server) submitForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) skipForm(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, a, ok := s.projectFor(w, r, annotate.Access.CanLabel, refuseLabel)
 	if !ok {
-		return
-	}
-	if !a.CanLabel() {
-		s.error(w, r, forbiddenf("you are not a labeler of this project"))
 		return
 	}
 	if err := s.store.Skip(r.Context(), p, a.User.ID, urlParam(r, "id")); err != nil {

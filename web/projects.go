@@ -25,6 +25,25 @@ func (s *Server) project(w http.ResponseWriter, r *http.Request) (*annotate.Proj
 	return p, a, true
 }
 
+// Refusals for users who may view a project but not act on it.
+const (
+	refuseLabel   = "you are not a labeler of this project"
+	refuseMembers = "only the project's managers may manage members"
+	refuseImport  = "only the project's managers may import items"
+	refuseExport  = "only the project's managers may export"
+)
+
+// projectFor is project plus a role check: a user who may view the project
+// but not do what the handler does gets 403 with the refusal.
+func (s *Server) projectFor(w http.ResponseWriter, r *http.Request, allowed func(annotate.Access) bool, refusal string) (*annotate.Project, annotate.Access, bool) {
+	p, a, ok := s.project(w, r)
+	if ok && !allowed(a) {
+		s.error(w, r, forbiddenf("%s", refusal))
+		return nil, a, false
+	}
+	return p, a, ok
+}
+
 type projectsPage struct {
 	page
 	Projects []annotate.ProjectSummary
@@ -120,7 +139,7 @@ type membersPage struct {
 }
 
 func (s *Server) membersPage(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, a, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseMembers)
 	if !ok {
 		return
 	}
@@ -128,10 +147,6 @@ func (s *Server) membersPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, status int, p *annotate.Project, a annotate.Access, msg string) {
-	if !a.CanManage() {
-		s.error(w, r, forbiddenf("only the project's managers may manage members"))
-		return
-	}
 	ms, err := s.store.Members(r.Context(), p.ID)
 	if err != nil {
 		s.error(w, r, err)
@@ -141,12 +156,8 @@ func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, status in
 }
 
 func (s *Server) addMemberForm(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, a, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseMembers)
 	if !ok {
-		return
-	}
-	if !a.CanManage() {
-		s.error(w, r, forbiddenf("only the project's managers may manage members"))
 		return
 	}
 	if err := r.ParseForm(); err != nil {
@@ -166,12 +177,8 @@ func (s *Server) addMemberForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) removeMemberForm(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, _, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseMembers)
 	if !ok {
-		return
-	}
-	if !a.CanManage() {
-		s.error(w, r, forbiddenf("only the project's managers may manage members"))
 		return
 	}
 	name := urlParam(r, "user")
@@ -189,12 +196,8 @@ type importPage struct {
 }
 
 func (s *Server) importPage(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, _, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseImport)
 	if !ok {
-		return
-	}
-	if !a.CanManage() {
-		s.error(w, r, forbiddenf("only the project's managers may import items"))
 		return
 	}
 	s.render(w, r, http.StatusOK, "import", &importPage{page: page{Title: "Import · " + p.Title}, Project: p})
@@ -270,12 +273,8 @@ func closeRemove(f *os.File) {
 }
 
 func (s *Server) importForm(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := s.project(w, r)
+	p, _, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseImport)
 	if !ok {
-		return
-	}
-	if !a.CanManage() {
-		s.error(w, r, forbiddenf("only the project's managers may import items"))
 		return
 	}
 	f, err := s.spoolUpload(r)
