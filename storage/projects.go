@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -94,9 +95,15 @@ func (db *DB) CreateProject(ctx context.Context, slug, source string, cfg *block
 }
 
 // UpdateConfig stores a new config version for a project and makes it
-// current. Items' completeness follows a changed overlap. It returns
-// ENOTFOUND for an unknown project.
+// current; annotations made from then on record the new version. Items'
+// completeness follows a changed overlap. by may be nil (the CLI). It
+// returns ENOTFOUND for an unknown project and EINVALID when items lack a
+// field the new interface shows.
 func (db *DB) UpdateConfig(ctx context.Context, projectID, source string, cfg *blocks.Config, by *loupe.User) (int, error) {
+	var byID any
+	if by != nil {
+		byID = by.ID
+	}
 	var version int
 	err := db.update(ctx, func(tx *Tx) error {
 		err := tx.queryRow(`UPDATE projects SET config_version = config_version + 1, title = ? WHERE id = ? RETURNING config_version`,
@@ -106,8 +113,18 @@ func (db *DB) UpdateConfig(ctx context.Context, projectID, source string, cfg *b
 		} else if err != nil {
 			return err
 		}
+		for _, f := range cfg.Interface().Fields() {
+			var missing int
+			if err := tx.queryRow(`SELECT count(*) FROM items WHERE project_id = ? AND json_extract(data, ?) IS NULL`,
+				projectID, jsonPath(f)).Scan(&missing); err != nil {
+				return err
+			}
+			if missing > 0 {
+				return loupe.FieldErrorf("config", "config: %d items lack the field %q that the new interface shows", missing, f)
+			}
+		}
 		if _, err := tx.exec(`INSERT INTO project_configs (project_id, version, source, created_at, created_by) VALUES (?, ?, ?, ?, ?)`,
-			projectID, version, source, fmtTime(tx.now), by.ID); err != nil {
+			projectID, version, source, fmtTime(tx.now), byID); err != nil {
 			return err
 		}
 		if _, err := tx.exec(`UPDATE items SET complete = (done >= ?) WHERE project_id = ? AND complete != (done >= ?)`,
@@ -121,6 +138,12 @@ func (db *DB) UpdateConfig(ctx context.Context, projectID, source string, cfg *b
 		return 0, fmt.Errorf("update config: %w", err)
 	}
 	return version, nil
+}
+
+// jsonPath returns the SQLite JSON path of a top-level field, quoted so
+// that any field name is taken literally.
+func jsonPath(field string) string {
+	return `$."` + strings.ReplaceAll(strings.ReplaceAll(field, `\`, `\\`), `"`, `\"`) + `"`
 }
 
 const projectColumns = `p.id, p.slug, p.title, p.config_version, p.item_count, p.complete_count, p.created_at`

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/blocks"
 	"github.com/loupehq/loupe/export"
 )
 
@@ -270,5 +272,67 @@ func TestNeighbors(t *testing.T) {
 	prev, next, _ = f.db.Neighbors(ctx, f.project.ID, u.ID, ids[0])
 	if prev != "" || next != ids[1] {
 		t.Errorf("from the first: prev %s next %s", prev, next)
+	}
+}
+
+// A new config version becomes current: annotations record it, a changed
+// overlap reopens or completes items, and a config that shows a field the
+// items lack is refused.
+func TestUpdateConfig(t *testing.T) {
+	f := newFixture(t, sentimentConfig, 3, 2)
+	ctx := context.Background()
+	u := f.labelers[0]
+	task, _ := f.db.Next(ctx, f.project, u.ID)
+	if _, _, err := submit(t, f, u, task.Item.ID, "positive", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	two := strings.Replace(sentimentConfig, "overlap: 1", "overlap: 2", 1)
+	cfg, err := blocks.ParseConfig([]byte(two))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := f.db.UpdateConfig(ctx, f.project.ID, two, cfg, nil)
+	if err != nil || v != 2 {
+		t.Fatalf("UpdateConfig = %d, %v; want version 2", v, err)
+	}
+	p, _ := f.db.ProjectBySlug(ctx, f.project.Slug)
+	if p.ConfigVersion != 2 || p.Config.Overlap != 2 || p.CompleteCount != 0 {
+		t.Errorf("after overlap 2: version %d overlap %d complete %d; want 2, 2, 0", p.ConfigVersion, p.Config.Overlap, p.CompleteCount)
+	}
+	// The item annotated once is open again, for the second labeler.
+	v2 := f.labelers[1]
+	t2, err := f.db.Next(ctx, p, v2.ID)
+	if err != nil || t2.Item.ID != task.Item.ID {
+		t.Fatalf("second labeler got %v, %v; want the reopened item", t2, err)
+	}
+	a, _, err := f.db.Submit(ctx, p, f.access(v2), &annotate.Submission{ItemID: t2.Item.ID,
+		Values: map[string]json.RawMessage{"sentiment": json.RawMessage(`"negative"`)}})
+	if err != nil || a.ConfigVersion != 2 {
+		t.Fatalf("submit under version 2: %+v, %v", a, err)
+	}
+	p, _ = f.db.ProjectBySlug(ctx, f.project.Slug)
+	if p.CompleteCount != 1 {
+		t.Errorf("complete = %d, want 1", p.CompleteCount)
+	}
+	// Back to overlap 1: items with one annotation count as complete.
+	cfg1, _ := blocks.ParseConfig([]byte(sentimentConfig))
+	if _, err := f.db.UpdateConfig(ctx, f.project.ID, sentimentConfig, cfg1, f.admin); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = f.db.ProjectBySlug(ctx, f.project.Slug)
+	if p.ConfigVersion != 3 || p.CompleteCount != 1 {
+		t.Errorf("after overlap 1: version %d complete %d; want 3, 1", p.ConfigVersion, p.CompleteCount)
+	}
+	bad := strings.Replace(sentimentConfig, "field: review", `field: "ti\"tle"`, 1)
+	cfgBad, err := blocks.ParseConfig([]byte(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.db.UpdateConfig(ctx, f.project.ID, bad, cfgBad, f.admin)
+	if loupe.ErrorCode(err) != loupe.EINVALID || !strings.Contains(loupe.ErrorMessage(err), `3 items lack the field "ti\"tle"`) {
+		t.Errorf("missing field: %v", err)
+	}
+	if p, _ = f.db.ProjectBySlug(ctx, f.project.Slug); p.ConfigVersion != 3 {
+		t.Errorf("a refused config changed the version to %d", p.ConfigVersion)
 	}
 }

@@ -118,6 +118,30 @@ func (s *Server) apiProject(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toProjectJSON(p, a.Role))
 }
 
+func (s *Server) apiSetConfig(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseConfig)
+	if !ok {
+		return
+	}
+	var req struct {
+		Config string `json:"config"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if _, err := s.setConfig(r, p, req.Config); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	p, _, err := s.store.ProjectAccess(r.Context(), p.Slug, a.User)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toProjectJSON(p, a.Role))
+}
+
 func (s *Server) apiCreateProject(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Slug   string `json:"slug"`

@@ -31,6 +31,7 @@ const (
 	refuseMembers = "only the project's managers may manage members"
 	refuseImport  = "only the project's managers may import items"
 	refuseExport  = "only the project's managers may export"
+	refuseConfig  = "only the project's managers may change the config"
 )
 
 // projectFor is project plus a role check: a user who may view the project
@@ -60,9 +61,11 @@ func (s *Server) projectsPage(w http.ResponseWriter, r *http.Request) {
 
 type projectPage struct {
 	page
-	Project  *annotate.Project
-	Access   annotate.Access
-	Progress annotate.Progress
+	Project     *annotate.Project
+	Access      annotate.Access
+	Progress    annotate.Progress
+	Config      string // the config in the edit box
+	ConfigError string
 }
 
 func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) {
@@ -70,12 +73,48 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.renderProject(w, r, http.StatusOK, p, a, p.ConfigSource, "")
+}
+
+func (s *Server) renderProject(w http.ResponseWriter, r *http.Request, status int, p *annotate.Project, a annotate.Access, config, configErr string) {
 	pr, err := s.store.Progress(r.Context(), p, a.User.ID)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "project", &projectPage{page: page{Title: p.Title}, Project: p, Access: a, Progress: pr})
+	s.render(w, r, status, "project", &projectPage{page: page{Title: p.Title}, Project: p, Access: a, Progress: pr,
+		Config: config, ConfigError: configErr})
+}
+
+// setConfig parses a new config for the project and stores it as the next
+// version.
+func (s *Server) setConfig(r *http.Request, p *annotate.Project, source string) (int, error) {
+	cfg, err := blocks.ParseConfig([]byte(source))
+	if err != nil {
+		return 0, err
+	}
+	return s.store.UpdateConfig(r.Context(), p.ID, source, cfg, currentUser(r))
+}
+
+func (s *Server) configForm(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseConfig)
+	if !ok {
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.error(w, r, formError(err))
+		return
+	}
+	source := r.PostForm.Get("config")
+	v, err := s.setConfig(r, p, source)
+	if c := loupe.ErrorCode(err); c == loupe.EINVALID || c == loupe.ETOOLARGE {
+		s.renderProject(w, r, errorStatus(c), p, a, source, loupe.ErrorMessage(err))
+		return
+	} else if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.redirect(w, r, "/projects/"+p.Slug, fmt.Sprintf("Config version %d is now in use.", v))
 }
 
 type newProjectPage struct {

@@ -32,6 +32,7 @@ func (s *Server) routes() http.Handler {
 		r.With(small, s.requireAdmin).Post("/projects", s.createProject)
 		r.Route("/projects/{slug}", func(r chi.Router) {
 			r.With(small).Get("/", s.projectPage)
+			r.With(small).Post("/config", s.configForm)
 			r.With(small).Get("/label", s.labelNextPage)
 			r.With(small).Get("/items/{id}", s.labelItemPage)
 			r.With(small).Post("/items/{id}/annotations", s.submitForm)
@@ -60,6 +61,7 @@ func (s *Server) routes() http.Handler {
 		r.With(small, s.requireAdmin).Post("/projects", s.apiCreateProject)
 		r.Route("/projects/{slug}", func(r chi.Router) {
 			r.With(small).Get("/", s.apiProject)
+			r.With(small).Put("/config", s.apiSetConfig)
 			r.With(small).Get("/progress", s.apiProgress)
 			r.With(small).Get("/next", s.apiNext)
 			r.With(large).Post("/items", s.apiImport)

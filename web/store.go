@@ -34,6 +34,7 @@ type SessionStore interface {
 // ProjectStore finds projects and manages their members and items.
 type ProjectStore interface {
 	CreateProject(ctx context.Context, slug, source string, cfg *blocks.Config, creator *loupe.User) (*annotate.Project, error)
+	UpdateConfig(ctx context.Context, projectID, source string, cfg *blocks.Config, by *loupe.User) (int, error)
 	ProjectAccess(ctx context.Context, slug string, u *loupe.User) (*annotate.Project, annotate.Access, error)
 	Projects(ctx context.Context, u *loupe.User) ([]annotate.ProjectSummary, error)
 	SetMember(ctx context.Context, projectID, userName, role string) error

@@ -237,6 +237,42 @@ func runProjectCreate(ctx context.Context, args []string, env *Env) error {
 	return nil
 }
 
+func runProjectSetConfig(ctx context.Context, args []string, env *Env) error {
+	fs := newFlags("project set-config", "project set-config SLUG --config FILE [--db FILE]", env)
+	db := dbFlag(fs)
+	configPath := fs.String("config", "", "the new config `file`, YAML or JSON (required)")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return fmt.Errorf("%w: --config is required", errUsage)
+	}
+	src, err := os.ReadFile(*configPath)
+	if err != nil {
+		return err
+	}
+	cfg, err := blocks.ParseConfig(src)
+	if err != nil {
+		return inFile(*configPath, err)
+	}
+	d, err := openDB(*db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.ProjectBySlug(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	v, err := d.UpdateConfig(ctx, p.ID, string(src), cfg, nil)
+	if err != nil {
+		return inFile(*configPath, err)
+	}
+	fmt.Fprintf(env.Stdout, "%s now uses config version %d.\n", p.Slug, v)
+	return nil
+}
+
 func runProjectAddMember(ctx context.Context, args []string, env *Env) error {
 	fs := newFlags("project add-member", "project add-member SLUG USER --role labeler|reviewer|manager [--db FILE]", env)
 	db := dbFlag(fs)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,5 +46,38 @@ func TestUserSetPassword(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "", "user", "set-password", "nobody", "--db", db); code != 1 || !strings.Contains(errOut, `user "nobody" not found`) {
 		t.Errorf("unknown user: %d %q", code, errOut)
+	}
+}
+
+func TestProjectSetConfig(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "loupe.db")
+	cfg := filepath.Join(dir, "p.yaml")
+	src := "title: Tones\nblocks:\n  - {type: text, field: review}\n  - {type: choice, name: tone, options: [warm, cold]}\n"
+	os.WriteFile(cfg, []byte(src), 0o644)
+	if code, out, errOut := runCLI(t, "", "project", "create", "--config", cfg, "--db", db); code != 0 || out != "tones\n" {
+		t.Fatalf("create: %d %q %q", code, out, errOut)
+	}
+	os.WriteFile(cfg, []byte(src+"overlap: 2\n"), 0o644)
+	if code, out, errOut := runCLI(t, "", "project", "set-config", "tones", "--config", cfg, "--db", db); code != 0 || out != "tones now uses config version 2.\n" {
+		t.Fatalf("set-config: %d %q %q", code, out, errOut)
+	}
+	os.WriteFile(cfg, []byte("title: x\nblocks:\n  - {type: choice, name: c, options: [a]}\n"), 0o644)
+	code, _, errOut := runCLI(t, "", "project", "set-config", "tones", "--config", cfg, "--db", db)
+	if code != 1 || !strings.Contains(errOut, cfg+": config: line 3: blocks[0].options") {
+		t.Errorf("bad config: %d %q", code, errOut)
+	}
+	os.WriteFile(cfg, []byte(src), 0o644)
+	if code, _, errOut := runCLI(t, "", "project", "set-config", "nope", "--config", cfg, "--db", db); code != 1 || !strings.Contains(errOut, `project "nope" not found`) {
+		t.Errorf("unknown project: %d %q", code, errOut)
+	}
+	d, err := storage.Open(db, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	p, _ := d.ProjectBySlug(context.Background(), "tones")
+	if p.ConfigVersion != 2 || p.Config.Overlap != 2 {
+		t.Errorf("project at version %d with overlap %d, want 2 and 2", p.ConfigVersion, p.Config.Overlap)
 	}
 }
