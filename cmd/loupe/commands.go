@@ -105,11 +105,7 @@ func runUserAdd(ctx context.Context, args []string, env *Env) error {
 	if err := loupe.ValidateRole(*role); err != nil {
 		return err
 	}
-	password, generated, err := readPassword(env.Stdin, *stdin)
-	if err != nil {
-		return err
-	}
-	hash, err := loupe.HashPassword(password)
+	password, hash, generated, err := newPassword(env.Stdin, *stdin)
 	if err != nil {
 		return err
 	}
@@ -129,17 +125,33 @@ func runUserAdd(ctx context.Context, args []string, env *Env) error {
 	return nil
 }
 
-// readPassword returns the first line of stdin with --password-stdin, or a
-// generated password (and true) otherwise.
-func readPassword(stdin io.Reader, fromStdin bool) (string, bool, error) {
-	if !fromStdin {
-		return loupe.GeneratePassword(), true, nil
+// newPassword returns the first line of stdin with --password-stdin, or a
+// generated password (and generated = true) otherwise, with its hash.
+func newPassword(stdin io.Reader, fromStdin bool) (password, hash string, generated bool, err error) {
+	if fromStdin {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", "", false, fmt.Errorf("read password: %w", err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+	} else {
+		password, generated = loupe.GeneratePassword(), true
 	}
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", false, fmt.Errorf("read password: %w", err)
+	hash, err = loupe.HashPassword(password)
+	return password, hash, generated, err
+}
+
+// readConfig reads and parses a project config file; errors name the file.
+func readConfig(path string) (string, *blocks.Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, err
 	}
-	return strings.TrimRight(line, "\r\n"), false, nil
+	cfg, err := blocks.ParseConfig(src)
+	if err != nil {
+		return "", nil, inFile(path, err)
+	}
+	return string(src), cfg, nil
 }
 
 func runUserSetPassword(ctx context.Context, args []string, env *Env) error {
@@ -150,11 +162,7 @@ func runUserSetPassword(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	password, generated, err := readPassword(env.Stdin, *stdin)
-	if err != nil {
-		return err
-	}
-	hash, err := loupe.HashPassword(password)
+	password, hash, generated, err := newPassword(env.Stdin, *stdin)
 	if err != nil {
 		return err
 	}
@@ -213,13 +221,9 @@ func runProjectCreate(ctx context.Context, args []string, env *Env) error {
 	if *configPath == "" {
 		return fmt.Errorf("%w: --config is required", errUsage)
 	}
-	src, err := os.ReadFile(*configPath)
+	src, cfg, err := readConfig(*configPath)
 	if err != nil {
 		return err
-	}
-	cfg, err := blocks.ParseConfig(src)
-	if err != nil {
-		return inFile(*configPath, err)
 	}
 	if *slug == "" {
 		*slug = annotate.Slugify(cfg.Title)
@@ -229,7 +233,7 @@ func runProjectCreate(ctx context.Context, args []string, env *Env) error {
 		return err
 	}
 	defer d.Close()
-	p, err := d.CreateProject(ctx, *slug, string(src), cfg, nil)
+	p, err := d.CreateProject(ctx, *slug, src, cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -248,13 +252,9 @@ func runProjectSetConfig(ctx context.Context, args []string, env *Env) error {
 	if *configPath == "" {
 		return fmt.Errorf("%w: --config is required", errUsage)
 	}
-	src, err := os.ReadFile(*configPath)
+	src, cfg, err := readConfig(*configPath)
 	if err != nil {
 		return err
-	}
-	cfg, err := blocks.ParseConfig(src)
-	if err != nil {
-		return inFile(*configPath, err)
 	}
 	d, err := openDB(*db)
 	if err != nil {
@@ -265,7 +265,7 @@ func runProjectSetConfig(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	v, err := d.UpdateConfig(ctx, p.ID, string(src), cfg, nil)
+	v, err := d.UpdateConfig(ctx, p.ID, src, cfg, nil)
 	if err != nil {
 		return inFile(*configPath, err)
 	}
