@@ -1,10 +1,12 @@
 // Package blocks defines the reusable units a project's interface is made
 // of, the config language that composes them, and the server-side
-// validation of every value a block produces. It does no I/O.
+// validation of every value a block produces. It does no I/O: included
+// files come through a resolver the caller gives.
 //
-// A block kind is one Go type that implements Block, plus, when it produces
-// a value, Valuer; a template named "block/TYPE" in templates/; and one line
-// in the kinds table of registry.go. docs/blocks.md is the guide.
+// A block kind is one Go type that implements Block (plus Valuer when it
+// produces a value), a template named "block/TYPE" in templates/, optional
+// static/TYPE.js and static/TYPE.css, and one line in the kinds table of
+// registry.go. docs/blocks.md is the guide.
 package blocks
 
 import (
@@ -20,19 +22,46 @@ const (
 
 // Base holds the fields every block has. Kinds embed it inline.
 type Base struct {
-	Type  string `yaml:"type" json:"type"`
-	Name  string `yaml:"name,omitempty" json:"name,omitempty"`
-	Label string `yaml:"label,omitempty" json:"label,omitempty"`
-	Help  string `yaml:"help,omitempty" json:"help,omitempty"`
+	Type        string     `yaml:"type" json:"type"`
+	Name        string     `yaml:"name,omitempty" json:"name,omitempty"`
+	Label       string     `yaml:"label,omitempty" json:"label,omitempty"`
+	Help        string     `yaml:"help,omitempty" json:"help,omitempty"`
+	VisibleWhen *Condition `yaml:"visible_when,omitempty" json:"visible_when,omitempty"`
 
 	// Where the block stands in the config, for error messages.
-	Path string         `yaml:"-" json:"-"`
-	Line int            `yaml:"-" json:"-"`
-	keys map[string]int // key → line
+	Path   string         `yaml:"-" json:"-"`
+	File   string         `yaml:"-" json:"-"`
+	Line   int            `yaml:"-" json:"-"`
+	Column int            `yaml:"-" json:"-"`
+	keys   map[string]pos // field → where its key is
+	parent *Base
+	failed map[string]bool // fields that could not be read: checks of them would only repeat that
+}
+
+// pos is a place in a config file.
+type pos struct {
+	file      string
+	line, col int
 }
 
 // Common returns the block's common fields.
 func (b *Base) Common() *Base { return b }
+
+// Title is the label shown for the block: its label, else its name.
+func (b *Base) Title() string {
+	if b.Label != "" {
+		return b.Label
+	}
+	return b.Name
+}
+
+// DOMID is the block's HTML id on the labeling page.
+func (b *Base) DOMID() string {
+	if b.Name != "" {
+		return "blk-" + b.Name
+	}
+	return "blk-" + pathID(b.Path)
+}
 
 // Block is one node of a project's interface tree.
 type Block interface {
@@ -49,8 +78,8 @@ type Container interface {
 	Children() []Block
 }
 
-// FieldReader is a display block that shows fields of an item's data. Items
-// lacking such a field are refused at import.
+// FieldReader is a block that reads fields of an item's data. Items lacking
+// such a field are refused at import.
 type FieldReader interface {
 	Block
 	Fields() []string
@@ -60,32 +89,48 @@ type FieldReader interface {
 // prediction and feedback blocks that come later.
 type Valuer interface {
 	Block
-	// IsRequired reports whether a submission must hold a value for the block.
+	// IsRequired reports whether a submission must hold a value for the
+	// block (when the block is visible).
 	IsRequired() bool
 	// ValidateValue checks a submitted value against the block's config and
 	// the item's data, and returns it in canonical JSON. It returns an
-	// EINVALID error whose message says what is wrong.
+	// EINVALID error whose message says what is wrong, in the labeler's
+	// words.
 	ValidateValue(v json.RawMessage, data map[string]any) (json.RawMessage, error)
-	// FormValue turns the values of the HTML form field "b.NAME" into a
-	// value; nil means no value was given.
-	FormValue(form []string) (json.RawMessage, error)
+	// FormValue reads the block's value from an HTML form: field is
+	// "b.NAME", and the block may also use fields that start with field+".".
+	// nil means no value was given.
+	FormValue(form map[string][]string, field string) (json.RawMessage, error)
+	// Flatten maps a valid value to export columns, for flat formats such
+	// as CSV: the column is the block's name followed by Suffix.
+	Flatten(v json.RawMessage) []Cell
 }
 
-// Shortcut is a key that acts on a block: pressing Key does Action.
+// Cell is one flat export column of a value.
+type Cell struct {
+	Suffix string // "" for the block's own column, else ".part"
+	Value  string
+}
+
+// Shortcut is a key bound on the labeling page, with what it does.
 type Shortcut struct {
 	Key    string `json:"key"`
-	Action string `json:"action"` // what the key does, shown in the key legend
+	Action string `json:"action"`
 }
 
-// Shortcutter is a block that binds keys. Keys are checked for clashes
-// across the whole interface.
-type Shortcutter interface {
+// KeyTarget is one thing a block binds a key to, such as an option.
+type KeyTarget struct {
+	ID     string // what SetKey is called with
+	Key    string // the key the config gave, or ""
+	Prefer string // a key to take when it is free, before the shared pool
+	Action string // what the key does, for the key legend
+}
+
+// Keyed is a block that binds keys. Keys the config gives are checked for
+// clashes; the others are handed out from a shared pool, so that no two
+// blocks ever share a key.
+type Keyed interface {
 	Block
-	Shortcuts() []Shortcut
-}
-
-// keyAssigner is a block that takes default keys from the interface when the
-// config gives it none; the interface hands out digits to the first one.
-type keyAssigner interface {
-	assignKeys(keys []string)
+	KeyTargets() []KeyTarget
+	SetKey(id, key string)
 }

@@ -2,34 +2,39 @@ package blocks
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// Limits of a choice block.
+// Limits of option lists.
 const (
 	MaxOptions     = 100
 	MaxOptionValue = 200
 )
 
-var optionKeyRE = regexp.MustCompile(`^[0-9a-z]$`)
+var (
+	optionKeyRE = regexp.MustCompile(`^[0-9a-z]$`)
+	colorRE     = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+)
 
-// Choice is a labeling block: pick exactly one of its options. The first
-// choice block of an interface binds keys 1..9 to its options unless the
-// config gives keys.
+// Choice is a labeling block: pick exactly one of its options.
+// Value: the option's value, a string.
 type Choice struct {
 	Base     `yaml:",inline"`
-	Options  []Option `yaml:"options" json:"options"`
-	Required bool     `yaml:"required,omitempty" json:"required,omitempty"`
+	Options  Options `yaml:"options" json:"options"`
+	Required bool    `yaml:"required,omitempty" json:"required,omitempty"`
 }
 
-// Option is one answer of a choice block. In a config it is either a plain
-// value or a mapping with value, label and key.
+// Option is one answer of a choice-like block (or one label of a spans or
+// boxes block). In a config it is either a plain value or a mapping with
+// value, label, key and color.
 type Option struct {
 	Value string `yaml:"value" json:"value"`
 	Label string `yaml:"label,omitempty" json:"label,omitempty"`
 	Key   string `yaml:"key,omitempty" json:"key,omitempty"`
+	Color string `yaml:"color,omitempty" json:"color,omitempty"`
 	line  int
 }
 
@@ -45,19 +50,19 @@ func (o *Option) UnmarshalYAML(n *yaml.Node) error {
 		var p plain
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			switch k := n.Content[i].Value; k {
-			case "value", "label", "key":
+			case "value", "label", "key", "color":
 			default:
-				return invalidf("line %d: unknown option field %q; known fields: key, label, value", n.Content[i].Line, k)
+				return &nodeError{n.Content[i].Line, n.Content[i].Column, fmt.Sprintf("unknown option field %q; known fields: color, key, label, value", k)}
 			}
 		}
 		if err := n.Decode(&p); err != nil {
-			return invalidf("an option is a value, or a mapping with value, label and key")
+			return invalidf("an option is a value, or a mapping with value, label, key and color")
 		}
 		*o = Option(p)
 		o.line = n.Line
 		return nil
 	}
-	return invalidf("an option is a value, or a mapping with value, label and key")
+	return invalidf("an option is a value, or a mapping with value, label, key and color")
 }
 
 // Text returns the label shown for the option.
@@ -68,61 +73,86 @@ func (o Option) Text() string {
 	return o.Value
 }
 
-// Check implements Block.
-func (ch *Choice) Check(c *Checker) {
-	if len(ch.Options) < 2 {
-		c.Errorf("options", "a choice block needs at least two options")
+// Options is a list of options, checked and keyed the same way wherever it
+// appears.
+type Options []Option
+
+// check reports empty, long and duplicate values, bad keys and colours.
+// field is the config field holding the list.
+func (os Options) check(c *Checker, field string, minOptions int, what string) {
+	if len(os) < minOptions {
+		if minOptions == 1 {
+			c.Errorf(field, "must not be empty: list at least one %s", what)
+		} else {
+			c.Errorf(field, "must list at least %d %ss", minOptions, what)
+		}
 	}
-	if len(ch.Options) > MaxOptions {
-		c.Errorf("options", "a choice block may have at most %d options", MaxOptions)
+	if len(os) > MaxOptions {
+		c.Errorf(field, "may list at most %d %ss", MaxOptions, what)
 	}
 	seen := map[string]bool{}
-	for _, o := range ch.Options {
+	for _, o := range os {
 		switch {
 		case o.Value == "":
-			c.Errorf("options", "option at line %d has an empty value", o.line)
+			c.Errorf(field, "the %s at line %d has an empty value", what, o.line)
 		case len(o.Value) > MaxOptionValue:
-			c.Errorf("options", "option at line %d is longer than %d characters", o.line, MaxOptionValue)
+			c.Errorf(field, "the %s at line %d is longer than %d characters", what, o.line, MaxOptionValue)
 		case seen[o.Value]:
-			c.Errorf("options", "option %q is listed twice", o.Value)
+			c.Errorf(field, "%s %q is listed twice", what, o.Value)
 		}
 		seen[o.Value] = true
 		if o.Key != "" && !optionKeyRE.MatchString(o.Key) {
-			c.Errorf("options", "option %q: key %q must be one lower-case letter or digit", o.Value, o.Key)
+			c.Errorf(field, "%s %q: key %q must be one lower-case letter or digit", what, o.Value, o.Key)
+		}
+		if o.Color != "" && !colorRE.MatchString(o.Color) {
+			c.Errorf(field, "%s %q: color %q must be #rrggbb", what, o.Value, o.Color)
 		}
 	}
 }
 
-// assignKeys gives the options without a key the next free default key.
-func (ch *Choice) assignKeys(keys []string) {
-	taken := map[string]bool{}
-	for _, o := range ch.Options {
-		taken[o.Key] = true
-	}
-	for i := range ch.Options {
-		if ch.Options[i].Key != "" {
-			continue
-		}
-		for len(keys) > 0 && taken[keys[0]] {
-			keys = keys[1:]
-		}
-		if len(keys) == 0 {
-			return
-		}
-		ch.Options[i].Key, keys = keys[0], keys[1:]
-	}
-}
-
-// Shortcuts implements Shortcutter.
-func (ch *Choice) Shortcuts() []Shortcut {
-	var out []Shortcut
-	for _, o := range ch.Options {
-		if o.Key != "" {
-			out = append(out, Shortcut{Key: o.Key, Action: "choose " + o.Text()})
-		}
+// keyTargets binds one key per option: verb says what the key does.
+func (os Options) keyTargets(verb string) []KeyTarget {
+	out := make([]KeyTarget, len(os))
+	for i, o := range os {
+		out[i] = KeyTarget{ID: o.Value, Key: o.Key, Action: verb + " " + o.Text()}
 	}
 	return out
 }
+
+func (os Options) setKey(id, key string) {
+	for i := range os {
+		if os[i].Value == id {
+			os[i].Key = key
+		}
+	}
+}
+
+// find returns the option with the value.
+func (os Options) find(v string) (Option, bool) {
+	for _, o := range os {
+		if o.Value == v {
+			return o, true
+		}
+	}
+	return Option{}, false
+}
+
+func (os Options) values() []string {
+	out := make([]string, len(os))
+	for i, o := range os {
+		out[i] = o.Value
+	}
+	return out
+}
+
+// Check implements Block.
+func (ch *Choice) Check(c *Checker) { ch.Options.check(c, "options", 2, "option") }
+
+// KeyTargets implements Keyed: one key per option.
+func (ch *Choice) KeyTargets() []KeyTarget { return ch.Options.keyTargets("choose") }
+
+// SetKey implements Keyed.
+func (ch *Choice) SetKey(id, key string) { ch.Options.setKey(id, key) }
 
 // IsRequired implements Valuer.
 func (ch *Choice) IsRequired() bool { return ch.Required }
@@ -133,31 +163,35 @@ func (ch *Choice) ValidateValue(v json.RawMessage, _ map[string]any) (json.RawMe
 	if err := json.Unmarshal(v, &s); err != nil {
 		return nil, invalidf("expected one option as a string, got %s", abbreviate(v))
 	}
-	for _, o := range ch.Options {
-		if o.Value == s {
-			return json.Marshal(s)
-		}
+	if _, ok := ch.Options.find(s); !ok {
+		return nil, invalidf("%q is not one of the options (%s)", s, quoteList(ch.Options.values()))
 	}
-	return nil, invalidf("%q is not one of the options (%s)", s, quoteList(ch.optionValues()))
+	return json.Marshal(s)
 }
 
-// FormValue implements Valuer.
-func (ch *Choice) FormValue(form []string) (json.RawMessage, error) {
-	if len(form) == 0 || form[0] == "" {
+// FormValue implements Valuer: one radio button per option.
+func (ch *Choice) FormValue(form map[string][]string, field string) (json.RawMessage, error) {
+	vals := form[field]
+	if len(vals) == 0 || vals[0] == "" {
 		return nil, nil
 	}
-	if len(form) > 1 {
-		return nil, invalidf("choose one option, not %d", len(form))
+	if len(vals) > 1 {
+		return nil, invalidf("choose one option, not %d", len(vals))
 	}
-	return json.Marshal(form[0])
+	return json.Marshal(vals[0])
 }
 
-func (ch *Choice) optionValues() []string {
-	out := make([]string, len(ch.Options))
-	for i, o := range ch.Options {
-		out[i] = o.Value
+// Flatten implements Valuer: the option's value.
+func (ch *Choice) Flatten(v json.RawMessage) []Cell { return []Cell{{Value: stringValue(v)}} }
+
+// stringValue returns a JSON string's text, or the JSON itself for any
+// other value.
+func stringValue(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
 	}
-	return out
+	return string(v)
 }
 
 // abbreviate renders a raw value for an error message, cut to a readable size.

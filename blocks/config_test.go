@@ -3,6 +3,10 @@ package blocks_test
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -65,58 +69,56 @@ func TestParseConfigJSON(t *testing.T) {
 	}
 }
 
-// Every config error names its line and its field.
-func TestParseConfigErrors(t *testing.T) {
-	tests := []struct {
-		name, src string
-		want      []string // substrings of the error message
-	}{
-		{"empty", "", []string{"line 1", "config is empty"}},
-		{"syntax", "title: x\nblocks: [\n", []string{"line 2", "did not find expected node content"}},
-		{"not a mapping", "- a\n- b\n", []string{"line 1", "expected a mapping"}},
-		{"no title", "blocks:\n  - type: text\n    field: a\n", []string{"title: a title is required"}},
-		{"unknown top field", "title: x\ntitel: y\nblocks:\n  - {type: text, field: a}\n", []string{"line 2: titel: unknown field (did you mean \"title\"?)"}},
-		{"overlap type", "title: x\noverlap: many\nblocks:\n  - {type: text, field: a}\n", []string{"line 2: overlap: expected a whole number, got \"many\""}},
-		{"overlap range", "title: x\noverlap: 0\nblocks:\n  - {type: text, field: a}\n", []string{"line 2: overlap: overlap must be between 1 and 100"}},
-		{"no blocks", "title: x\n", []string{"blocks: a list of blocks is required"}},
-		{"blocks not list", "title: x\nblocks: 3\n", []string{"line 2: blocks: expected a list of blocks"}},
-		{"unknown type", "title: x\nblocks:\n  - type: txet\n    field: a\n", []string{"line 3: blocks[0].type: unknown block type \"txet\"; known types: choice, group, text"}},
-		{"missing type", "title: x\nblocks:\n  - field: a\n", []string{"line 3: blocks[0].type: a block needs a type"}},
-		{"unknown block field", "title: x\nblocks:\n  - type: text\n    feild: a\n", []string{"line 4: blocks[0].feild: unknown field (did you mean \"field\"?)"}},
-		{"text without field", "title: x\nblocks:\n  - type: text\n", []string{"line 3: blocks[0].field: a text block needs"}},
-		{"choice without name", "title: x\nblocks:\n  - type: choice\n    options: [a, b]\n", []string{"line 3: blocks[0].name: a choice block needs a name"}},
-		{"one option", "title: x\nblocks:\n  - type: choice\n    name: c\n    options: [a]\n", []string{"line 5: blocks[0].options: a choice block needs at least two options"}},
-		{"dup option", "title: x\nblocks:\n  - type: choice\n    name: c\n    options: [a, a]\n", []string{"line 5: blocks[0].options: option \"a\" is listed twice"}},
-		{"options not list", "title: x\nblocks:\n  - type: choice\n    name: c\n    options: a\n", []string{"line 5: blocks[0].options: expected a list, got \"a\""}},
-		{"bad option field", "title: x\nblocks:\n  - type: choice\n    name: c\n    options:\n      - {value: a, lable: A}\n      - b\n", []string{"blocks[0].options: line 6: unknown option field \"lable\""}},
-		{"required not bool", "title: x\nblocks:\n  - type: choice\n    name: c\n    options: [a, b]\n    required: sure\n", []string{"line 6: blocks[0].required: expected true or false"}},
-		{"dup name", "title: x\nblocks:\n  - {type: choice, name: c, options: [a, b]}\n  - {type: choice, name: c, options: [a, b]}\n", []string{"line 4: blocks[1].name: name \"c\" is already used by the block at line 3"}},
-		{"bad name", "title: x\nblocks:\n  - {type: choice, name: \"a b\", options: [a, b]}\n", []string{"blocks[0].name: name \"a b\" must start"}},
-		{"reserved key", "title: x\nblocks:\n  - type: choice\n    name: c\n    options: [{value: a, key: s}, b]\n", []string{"key \"s\" is kept for \"skip\""}},
-		{"key clash", "title: x\nblocks:\n  - {type: choice, name: c, options: [a, b]}\n  - {type: choice, name: d, options: [{value: a, key: \"1\"}, b]}\n", []string{"line 4: blocks[1]: key \"1\" is already bound by the block at line 3"}},
-		{"dup field", "title: x\ntitle: y\nblocks:\n  - {type: text, field: a}\n", []string{"line 2: title: field is given twice (first at line 1)"}},
-		{"nested", "title: x\nblocks:\n  - type: group\n    blocks:\n      - type: text\n", []string{"line 5: blocks[0].blocks[0].field"}},
-		{"empty group", "title: x\nblocks:\n  - type: group\n    blocks: []\n", []string{"line 4: blocks[0].blocks: a group needs"}},
-		{"two errors", "title: x\noverlap: 0\nblocks:\n  - type: text\n", []string{"line 2: overlap", "line 4: blocks[0].field"}},
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// Every config error names its file, line, column and field. Each
+// testdata/errors/NAME.yaml is a broken config; NAME.golden holds the
+// message it gets. Files named inc-*.yaml are only included by others.
+func TestParseConfigErrorsGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/errors/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden configs: %v", err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := blocks.ParseConfig([]byte(tt.src))
+	include := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join("testdata/errors", name)) }
+	for _, f := range files {
+		name := filepath.Base(f)
+		if strings.HasPrefix(name, "inc-") {
+			continue
+		}
+		t.Run(strings.TrimSuffix(name, ".yaml"), func(t *testing.T) {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = blocks.Parse(blocks.Source{Name: name, Data: src, Include: include})
 			if err == nil {
-				t.Fatal("ParseConfig succeeded, want an error")
+				t.Fatal("Parse succeeded, want an error")
 			}
 			if got := loupe.ErrorCode(err); got != loupe.EINVALID {
 				t.Errorf("code = %q, want %q", got, loupe.EINVALID)
 			}
-			msg := loupe.ErrorMessage(err)
-			for _, w := range tt.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("message %q\ndoes not contain %q", msg, w)
+			got := loupe.ErrorMessage(err) + "\n"
+			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
+			if *update {
+				os.WriteFile(golden, []byte(got), 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("message differs from %s:\n got %s\nwant %s", golden, got, want)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
+				if !fileLineRE.MatchString(line) {
+					t.Errorf("line %q does not start with FILE:LINE", line)
 				}
 			}
 		})
 	}
 }
+
+var fileLineRE = regexp.MustCompile(`^[a-z-]+\.yaml:\d+(:\d+)?: `)
 
 func TestParseConfigDepthAndAliases(t *testing.T) {
 	var b strings.Builder
@@ -202,7 +204,7 @@ func TestRenderEscapes(t *testing.T) {
 	data := map[string]any{"t": `<img src=x onerror=alert(1)></script><script>alert(2)</script>`}
 	vals := map[string]json.RawMessage{"c": json.RawMessage(`"<i>a</i>"`)}
 	var buf bytes.Buffer
-	if err := r.Render(&buf, blocks.NewViews(cfg.Interface(), data, vals, nil)); err != nil {
+	if err := r.Render(&buf, blocks.NewViews(cfg.Interface(), blocks.Page{Data: data, Values: vals})); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()

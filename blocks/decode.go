@@ -12,14 +12,121 @@ import (
 )
 
 // parser walks a YAML node tree into typed blocks, collecting every problem
-// with its line instead of stopping at the first.
+// with its place instead of stopping at the first.
 type parser struct {
-	errs   []*ConfigError
-	blocks int
+	errs     []*ConfigError
+	blocks   int
+	includes int
+	include  func(string) ([]byte, error)
+	origin   map[*yaml.Node]string // the file each node came from
 }
 
-func (p *parser) errorf(line int, field, format string, args ...any) {
-	p.errs = append(p.errs, &ConfigError{Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
+// at returns where a node stands.
+func (p *parser) at(n *yaml.Node) pos {
+	return pos{file: p.origin[n], line: n.Line, col: n.Column}
+}
+
+func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
+	at := p.at(n)
+	p.errs = append(p.errs, &ConfigError{File: at.file, Line: at.line, Column: at.col, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// mark records that every node of the tree under n came from file.
+func (p *parser) mark(n *yaml.Node, file string) {
+	p.origin[n] = file
+	for _, c := range n.Content {
+		p.mark(c, file)
+	}
+}
+
+// expand replaces, in every list of blocks under n, each entry
+// {include: FILE} by the blocks FILE holds (a list of blocks, or a mapping
+// with blocks:), recursively. stack holds the files being expanded, to
+// report cycles. It reports whether anything was included.
+func (p *parser) expand(n *yaml.Node, file string, stack []string) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	did := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Value != "blocks" || v.Kind != yaml.SequenceNode {
+			did = p.expand(v, file, stack) || did
+			continue
+		}
+		var out []*yaml.Node
+		for _, entry := range v.Content {
+			name, ok := includeOf(entry)
+			if !ok {
+				did = p.expand(entry, file, stack) || did
+				out = append(out, entry)
+				continue
+			}
+			did = true
+			out = append(out, p.includeFile(entry, name, stack)...)
+		}
+		v.Content = out
+	}
+	return did
+}
+
+// includeOf reports whether a list entry is {include: NAME}.
+func includeOf(n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.MappingNode || len(n.Content) != 2 || n.Content[0].Value != "include" {
+		return "", false
+	}
+	return n.Content[1].Value, true
+}
+
+// includeFile loads an included file and returns its block nodes, already
+// expanded. Problems are reported at the include entry.
+func (p *parser) includeFile(at *yaml.Node, name string, stack []string) []*yaml.Node {
+	field := "include"
+	switch {
+	case p.include == nil:
+		p.errorf(at, field, "includes are not available here; paste the blocks in, or create the project with the CLI next to %q", name)
+		return nil
+	case name == "":
+		p.errorf(at, field, "include needs a file name")
+		return nil
+	case p.includes >= MaxIncludes:
+		p.errorf(at, field, "a config may include at most %d files", MaxIncludes)
+		return nil
+	}
+	for _, f := range stack {
+		if f == name {
+			p.errorf(at, field, "include cycle: %s → %s", strings.Join(stack, " → "), name)
+			return nil
+		}
+	}
+	p.includes++
+	data, err := p.include(name)
+	if err != nil {
+		p.errorf(at, field, "cannot include %q: %v", name, err)
+		return nil
+	}
+	root, err := p.load(name, data)
+	if err != nil {
+		return nil
+	}
+	list := root
+	if root.Kind == yaml.MappingNode {
+		list = nil
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value == "blocks" {
+				list = root.Content[i+1]
+			} else {
+				p.errorf(root.Content[i], root.Content[i].Value, "an included file holds a list of blocks, or a mapping with only blocks:")
+			}
+		}
+	}
+	if list == nil || list.Kind != yaml.SequenceNode {
+		p.errorf(root, "", "an included file holds a list of blocks, or a mapping with blocks:")
+		return nil
+	}
+	wrapper := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: "blocks"}, list}}
+	p.expand(wrapper, name, append(stack, name))
+	return list.Content
 }
 
 var blockListType = reflect.TypeOf([]Block(nil))
@@ -30,44 +137,70 @@ var blockListType = reflect.TypeOf([]Block(nil))
 func (p *parser) decode(node *yaml.Node, target any, base *Base, path string, depth int) {
 	node = resolve(node)
 	if node.Kind != yaml.MappingNode {
-		p.errorf(node.Line, path, "expected a mapping of fields, got %s", describeNode(node))
+		p.errorf(node, path, "expected a mapping of fields, got %s", describeNode(node))
 		return
 	}
 	fields := map[string]reflect.Value{}
 	yamlFields(reflect.ValueOf(target).Elem(), fields)
-	base.keys = map[string]int{}
+	base.keys = map[string]pos{}
 	for i := 0; i+1 < len(node.Content); i += 2 {
 		k, v := resolve(node.Content[i]), node.Content[i+1]
 		key := k.Value
 		field := joinPath(path, key)
-		if line, dup := base.keys[key]; dup {
-			p.errorf(k.Line, field, "field is given twice (first at line %d)", line)
+		if first, dup := base.keys[key]; dup {
+			p.errorf(k, field, "field is given twice (first at line %d)", first.line)
 			continue
 		}
-		base.keys[key] = k.Line
+		base.keys[key] = p.at(k)
 		f, ok := fields[key]
-		if !ok {
-			p.errorf(k.Line, field, "unknown field%s; known fields: %s", suggest(key, fields), strings.Join(sortedKeys(fields), ", "))
+		switch {
+		case !ok && key == "include":
+			p.errorf(k, field, "include stands alone in a list of blocks: - include: FILE")
 			continue
-		}
-		if f.Type() == blockListType {
+		case !ok:
+			base.fail(key)
+			p.errorf(k, field, "unknown field%s; known fields: %s", suggest(key, fields), strings.Join(sortedKeys(fields), ", "))
+			continue
+		case f.Type() == blockListType:
 			f.Set(reflect.ValueOf(p.parseBlocks(v, field, depth+1)))
 			continue
 		}
 		if err := v.Decode(f.Addr().Interface()); err != nil {
-			p.errorf(v.Line, field, "%s", decodeMessage(err, f.Type(), v))
+			base.fail(key)
+			var ne *nodeError
+			if errors.As(err, &ne) {
+				p.errs = append(p.errs, &ConfigError{File: p.origin[v], Line: ne.line, Column: ne.col, Field: field, Message: ne.msg})
+				continue
+			}
+			p.errorf(v, field, "%s", decodeMessage(err, f.Type(), v))
 		}
 	}
 }
 
+func (b *Base) fail(field string) {
+	if b.failed == nil {
+		b.failed = map[string]bool{}
+	}
+	b.failed[field] = true
+}
+
+// nodeError is an error that a field's UnmarshalYAML found at a place
+// inside the field's value (for example one option of a list).
+type nodeError struct {
+	line, col int
+	msg       string
+}
+
+func (e *nodeError) Error() string { return e.msg }
+
 func (p *parser) parseBlocks(node *yaml.Node, path string, depth int) []Block {
 	node = resolve(node)
 	if depth > MaxDepth {
-		p.errorf(node.Line, path, "blocks are nested more than %d deep", MaxDepth)
+		p.errorf(node, path, "blocks are nested more than %d deep", MaxDepth)
 		return nil
 	}
 	if node.Kind != yaml.SequenceNode {
-		p.errorf(node.Line, path, "expected a list of blocks, got %s", describeNode(node))
+		p.errorf(node, path, "expected a list of blocks, got %s", describeNode(node))
 		return nil
 	}
 	out := make([]Block, 0, len(node.Content))
@@ -83,10 +216,10 @@ func (p *parser) parseBlock(node *yaml.Node, path string, depth int) Block {
 	node = resolve(node)
 	p.blocks++
 	if p.blocks == MaxBlocks+1 {
-		p.errorf(node.Line, path, "a config may hold at most %d blocks", MaxBlocks)
+		p.errorf(node, path, "a config may hold at most %d blocks", MaxBlocks)
 	}
 	if node.Kind != yaml.MappingNode {
-		p.errorf(node.Line, path, "expected a block (a mapping with a type), got %s", describeNode(node))
+		p.errorf(node, path, "expected a block (a mapping with a type), got %s", describeNode(node))
 		return nil
 	}
 	var typeNode *yaml.Node
@@ -96,17 +229,18 @@ func (p *parser) parseBlock(node *yaml.Node, path string, depth int) Block {
 		}
 	}
 	if typeNode == nil {
-		p.errorf(node.Line, joinPath(path, "type"), "a block needs a type; known types: %s", strings.Join(kindTypes(), ", "))
+		p.errorf(node, joinPath(path, "type"), "a block needs a type; known types: %s", strings.Join(kindTypes(), ", "))
 		return nil
 	}
 	kind, ok := LookupKind(typeNode.Value)
 	if !ok || typeNode.Kind != yaml.ScalarNode {
-		p.errorf(typeNode.Line, joinPath(path, "type"), "unknown block type %q; known types: %s", typeNode.Value, strings.Join(kindTypes(), ", "))
+		p.errorf(typeNode, joinPath(path, "type"), "unknown block type %q%s; known types: %s", typeNode.Value, suggest(typeNode.Value, kinds), strings.Join(kindTypes(), ", "))
 		return nil
 	}
 	b := kind.New()
 	base := b.Common()
-	base.Path, base.Line = path, node.Line
+	at := p.at(node)
+	base.Path, base.File, base.Line, base.Column = path, at.file, at.line, at.col
 	p.decode(node, b, base, path, depth)
 	return b
 }

@@ -14,9 +14,28 @@ type Kind struct {
 
 // kinds is the table of every block kind. Registering a kind is one line here.
 var kinds = map[string]Kind{
-	"text":   {Type: "text", Category: CategoryDisplay, New: func() Block { return &Text{} }},
-	"choice": {Type: "choice", Category: CategoryLabeling, New: func() Block { return &Choice{} }},
+	// display
+	"text":     {Type: "text", Category: CategoryDisplay, New: func() Block { return &Text{} }},
+	"markdown": {Type: "markdown", Category: CategoryDisplay, New: func() Block { return &Markdown{} }},
+	"image":    {Type: "image", Category: CategoryDisplay, New: func() Block { return &Image{} }},
+	"audio":    {Type: "audio", Category: CategoryDisplay, New: func() Block { return &Audio{} }},
+	"chat":     {Type: "chat", Category: CategoryDisplay, New: func() Block { return &Chat{} }},
+	"metadata": {Type: "metadata", Category: CategoryDisplay, New: func() Block { return &Metadata{} }},
+	"pair":     {Type: "pair", Category: CategoryDisplay, New: func() Block { return &Pair{} }},
+	// labeling
+	"choice":      {Type: "choice", Category: CategoryLabeling, New: func() Block { return &Choice{} }},
+	"multichoice": {Type: "multichoice", Category: CategoryLabeling, New: func() Block { return &MultiChoice{} }},
+	"spans":       {Type: "spans", Category: CategoryLabeling, New: func() Block { return &Spans{} }},
+	"boxes":       {Type: "boxes", Category: CategoryLabeling, New: func() Block { return &Boxes{} }},
+	"textbox":     {Type: "textbox", Category: CategoryLabeling, New: func() Block { return &Textbox{} }},
+	"rating":      {Type: "rating", Category: CategoryLabeling, New: func() Block { return &Rating{} }},
+	"ranking":     {Type: "ranking", Category: CategoryLabeling, New: func() Block { return &Ranking{} }},
+	"pairwise":    {Type: "pairwise", Category: CategoryLabeling, New: func() Block { return &Pairwise{} }},
+	// layout
 	"group":  {Type: "group", Category: CategoryLayout, New: func() Block { return &Group{} }},
+	"row":    {Type: "row", Category: CategoryLayout, New: func() Block { return &Row{} }},
+	"column": {Type: "column", Category: CategoryLayout, New: func() Block { return &Column{} }},
+	"tabs":   {Type: "tabs", Category: CategoryLayout, New: func() Block { return &Tabs{} }},
 }
 
 // Kinds returns every registered kind, sorted by type.

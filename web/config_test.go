@@ -32,7 +32,7 @@ func TestSetConfig(t *testing.T) {
 	wantStatus(t, r, http.StatusForbidden)
 	r = put(mc, "title: x\nblocks:\n  - type: choice\n    name: c\n    options: [a]\n")
 	wantStatus(t, r, http.StatusUnprocessableEntity)
-	if !strings.Contains(r.Body, "line 5: blocks[0].options") {
+	if !strings.Contains(r.Body, "config:5:5: blocks[0].options: must list at least 2 options") {
 		t.Errorf("invalid config: %s", r.Body)
 	}
 	r = put(mc, strings.Replace(sentimentConfig, "field: review", "field: body", 1))

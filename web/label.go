@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -30,13 +31,15 @@ type labelPage struct {
 	PrevURL     string
 	NextURL     string
 	Shortcuts   []blocks.Shortcut
+	Scripts     []string // block kinds whose script the page loads
 	Reserved    []blocks.Shortcut
 	Error       string
 }
 
 var reservedKeys = []blocks.Shortcut{
 	{Key: "Enter", Action: "submit"}, {Key: "s", Action: "skip"},
-	{Key: "Backspace / ←", Action: "previous item"}, {Key: "?", Action: "show keys"},
+	{Key: "Backspace / ←", Action: "previous item"}, {Key: "→", Action: "next item (when revisiting)"},
+	{Key: "Tab", Action: "move between controls"}, {Key: "?", Action: "show keys"}, {Key: "Esc", Action: "close this list"},
 }
 
 func (s *Server) labelNextPage(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +91,7 @@ func (s *Server) renderLabel(w http.ResponseWriter, r *http.Request, status int,
 	ctx := r.Context()
 	data := &labelPage{page: page{Title: p.Title}, Project: p, Access: a, Task: task, Error: msg,
 		ClientID: uuid.NewString(), Started: s.now().UnixMilli(), Reserved: reservedKeys,
-		Shortcuts: p.Config.Interface().Shortcuts()}
+		Shortcuts: p.Config.Interface().Shortcuts(), Scripts: s.blocks.Scripts(p.Config.Interface())}
 	var err error
 	if data.Progress, err = s.store.Progress(ctx, p, a.User.ID); err != nil {
 		s.error(w, r, err)
@@ -103,7 +106,7 @@ func (s *Server) renderLabel(w http.ResponseWriter, r *http.Request, status int,
 				values = task.Annotation.Values
 			}
 		}
-		views := blocks.NewViews(p.Config.Interface(), task.Item.Data, values, blockErrs)
+		views := blocks.NewViews(p.Config.Interface(), blocks.Page{Data: task.Item.Data, Values: values, Errors: blockErrs, Media: mediaURL(p.Slug)})
 		if data.Blocks, err = s.blocks.HTML(views); err != nil {
 			s.error(w, r, err)
 			return
@@ -127,6 +130,18 @@ func (s *Server) renderLabel(w http.ResponseWriter, r *http.Request, status int,
 	s.render(w, r, status, "label", data)
 }
 
+// mediaURL returns the function that turns an item's media path into the
+// URL that serves it from the project's media folder.
+func mediaURL(slug string) func(string) string {
+	return func(p string) string {
+		parts := strings.Split(p, "/")
+		for i, part := range parts {
+			parts[i] = url.PathEscape(part)
+		}
+		return "/projects/" + slug + "/media/" + strings.Join(parts, "/")
+	}
+}
+
 // formValues reads the labeling form: one field "b.NAME" per block with a
 // value. Blocks whose field does not parse are reported by name.
 func formValues(in *blocks.Interface, form map[string][]string) (map[string]json.RawMessage, map[string]string) {
@@ -134,7 +149,7 @@ func formValues(in *blocks.Interface, form map[string][]string) (map[string]json
 	errs := map[string]string{}
 	for _, v := range in.Valuers() {
 		name := v.Common().Name
-		raw, err := v.FormValue(form["b."+name])
+		raw, err := v.FormValue(form, "b."+name)
 		if err != nil {
 			errs[name] = loupe.ErrorMessage(err)
 			continue

@@ -89,11 +89,11 @@ func (s *Server) renderProject(w http.ResponseWriter, r *http.Request, status in
 // setConfig parses a new config for the project and stores it as the next
 // version.
 func (s *Server) setConfig(r *http.Request, p *annotate.Project, source string) (int, error) {
-	cfg, err := blocks.ParseConfig([]byte(source))
+	cfg, err := blocks.Parse(blocks.Source{Name: "config", Data: []byte(source), Include: s.cfg.Include})
 	if err != nil {
 		return 0, err
 	}
-	return s.store.UpdateConfig(r.Context(), p.ID, source, cfg, currentUser(r))
+	return s.store.UpdateConfig(r.Context(), p.ID, string(cfg.Source()), cfg, currentUser(r))
 }
 
 func (s *Server) configForm(w http.ResponseWriter, r *http.Request) {
@@ -142,14 +142,14 @@ func (s *Server) newProjectPage(w http.ResponseWriter, r *http.Request) {
 // createProjectFrom parses a config and creates the project; an empty slug
 // is derived from the title.
 func (s *Server) createProjectFrom(r *http.Request, slug, source string) (*annotate.Project, error) {
-	cfg, err := blocks.ParseConfig([]byte(source))
+	cfg, err := blocks.Parse(blocks.Source{Name: "config", Data: []byte(source), Include: s.cfg.Include})
 	if err != nil {
 		return nil, err
 	}
 	if slug == "" {
 		slug = annotate.Slugify(cfg.Title)
 	}
-	return s.store.CreateProject(r.Context(), slug, source, cfg, currentUser(r))
+	return s.store.CreateProject(r.Context(), slug, string(cfg.Source()), cfg, currentUser(r))
 }
 
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {

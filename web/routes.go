@@ -12,6 +12,8 @@ func (s *Server) routes() http.Handler {
 	r.Use(s.logRequests, securityHeaders, s.csrf)
 
 	r.Get("/healthz", s.healthz)
+	r.Get("/static/blocks.css", s.blockStyles)
+	r.Get("/static/blocks/{kind}.js", s.blockScript)
 	r.Handle("/static/*", s.staticHandler())
 
 	small := func(h http.Handler) http.Handler { return limitBody(s.cfg.MaxBody, h) }

@@ -51,6 +51,12 @@ type Config struct {
 	Now           func() time.Time
 	// TempDir is where uploads are spooled before import; "" is os.TempDir.
 	TempDir string
+	// Include resolves `include: FILE` in configs sent through the browser
+	// or the API (the shared block library); nil refuses includes.
+	Include func(name string) ([]byte, error)
+	// MediaRoot is the folder that holds each project's media, one
+	// sub-folder per project slug; "" serves no media.
+	MediaRoot string
 }
 
 // Server is Loupe's HTTP handler.
@@ -377,6 +383,25 @@ func (s *Server) staticHandler() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)
 	})
+}
+
+// blockStyles serves the styles of every block kind as one sheet.
+func (s *Server) blockStyles(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write(s.blocks.Stylesheet())
+}
+
+// blockScript serves a block kind's script (blocks/static/KIND.js).
+func (s *Server) blockScript(w http.ResponseWriter, r *http.Request) {
+	js, ok := s.blocks.Script(urlParam(r, "kind"))
+	if !ok {
+		s.error(w, r, notFoundf("no such script"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write(js)
 }
 
 func urlParam(r *http.Request, name string) string { return chi.URLParam(r, name) }

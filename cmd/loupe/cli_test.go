@@ -256,9 +256,9 @@ func TestCLIProjectCreate(t *testing.T) {
 		want []string
 	}{
 		{"duplicate slug", []string{"--config", config}, 1, []string{cliSlug, "already exists"}},
-		{"bad options", []string{"--config", badOptions}, 1, []string{"line 8", "blocks[1].options"}},
-		{"unknown block type", []string{"--config", badType}, 1, []string{"line 5", "blocks[1].type", "chioce", "choice"}},
-		{"bad overlap", []string{"--config", badOverlap}, 1, []string{"line 2", "overlap"}},
+		{"bad options", []string{"--config", badOptions}, 1, []string{"bad.yaml:8:14: blocks[1].options"}},
+		{"unknown block type", []string{"--config", badType}, 1, []string{"bad2.yaml:5:11: blocks[1].type", "chioce", "choice"}},
+		{"bad overlap", []string{"--config", badOverlap}, 1, []string{"bad3.yaml:2:1: overlap"}},
 		{"missing file", []string{"--config", filepath.Join(t.TempDir(), "nope.yaml")}, 1, []string{"nope.yaml"}},
 		{"missing --config", nil, 2, []string{"--config is required"}},
 		{"stray argument", []string{"--config", config, "extra"}, 2, []string{"takes 0 argument"}},

@@ -7,13 +7,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
 	"github.com/loupehq/loupe/blocks"
 	"github.com/loupehq/loupe/export"
+	"github.com/loupehq/loupe/fixtures"
 	"github.com/loupehq/loupe/storage"
 )
 
@@ -141,17 +144,60 @@ func newPassword(stdin io.Reader, fromStdin bool) (password, hash string, genera
 	return password, hash, generated, err
 }
 
-// readConfig reads and parses a project config file; errors name the file.
+// readConfig reads and parses a project config file. Its includes are read
+// from the config's folder, then from the shared block library. It returns
+// the source to store: includes expanded, so that the stored config stands
+// alone.
 func readConfig(path string) (string, *blocks.Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return "", nil, err
 	}
-	cfg, err := blocks.ParseConfig(src)
+	cfg, err := blocks.Parse(blocks.Source{Name: path, Data: src, Include: fileIncluder(path)})
 	if err != nil {
-		return "", nil, inFile(path, err)
+		return "", nil, err
 	}
-	return string(src), cfg, nil
+	return string(cfg.Source()), cfg, nil
+}
+
+// fileIncluder resolves include names against the folder of the config,
+// falling back to the shared block library.
+func fileIncluder(configPath string) func(string) ([]byte, error) {
+	dir := filepath.Dir(configPath)
+	return func(name string) ([]byte, error) {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return b, err
+		}
+		if lib, lerr := fixtures.Include(name); lerr == nil {
+			return lib, nil
+		}
+		return nil, fmt.Errorf("no file %s next to the config, nor in the block library", filepath.Join(dir, name))
+	}
+}
+
+func runProjectValidate(ctx context.Context, args []string, env *Env) error {
+	fs := newFlags("project validate", "project validate FILE", env)
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	_, cfg, err := readConfig(pos[0])
+	if err != nil {
+		return err
+	}
+	in := cfg.Interface()
+	fmt.Fprintf(env.Stdout, "%s: ok: %q, %d blocks with values (%s), reads fields %s\n", pos[0], cfg.Title,
+		len(in.Valuers()), strings.Join(valuerNames(in), ", "), strings.Join(in.Fields(), ", "))
+	return nil
+}
+
+func valuerNames(in *blocks.Interface) []string {
+	var out []string
+	for _, v := range in.Valuers() {
+		out = append(out, v.Common().Name)
+	}
+	return out
 }
 
 func runUserSetPassword(ctx context.Context, args []string, env *Env) error {

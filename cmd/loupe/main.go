@@ -7,6 +7,7 @@
 //	loupe user set-password NAME [--password-stdin]
 //	loupe user disable|enable NAME
 //	loupe project create --config FILE [--slug SLUG]
+//	loupe project validate FILE
 //	loupe project set-config SLUG --config FILE
 //	loupe project add-member SLUG USER --role labeler|reviewer|manager
 //	loupe import --project SLUG FILE
@@ -71,6 +72,7 @@ Usage:
   loupe user disable NAME        end the user's sessions and refuse sign-in
   loupe user enable NAME
   loupe project create --config FILE [--slug SLUG]
+  loupe project validate FILE     check a config: every problem as FILE:LINE:COL: FIELD: MESSAGE
   loupe project set-config SLUG --config FILE
   loupe project add-member SLUG USER --role labeler|reviewer|manager
   loupe import --project SLUG FILE
@@ -92,7 +94,7 @@ func dispatch(ctx context.Context, args []string, env *Env) error {
 	case "user":
 		return sub(ctx, "user", rest, env, map[string]command{"add": runUserAdd, "set-password": runUserSetPassword, "disable": runUserDisable, "enable": runUserEnable})
 	case "project":
-		return sub(ctx, "project", rest, env, map[string]command{"create": runProjectCreate, "set-config": runProjectSetConfig, "add-member": runProjectAddMember})
+		return sub(ctx, "project", rest, env, map[string]command{"create": runProjectCreate, "validate": runProjectValidate, "set-config": runProjectSetConfig, "add-member": runProjectAddMember})
 	case "import":
 		return runImport(ctx, rest, env)
 	case "export":

@@ -64,7 +64,7 @@ func TestProjectSetConfig(t *testing.T) {
 	}
 	os.WriteFile(cfg, []byte("title: x\nblocks:\n  - {type: choice, name: c, options: [a]}\n"), 0o644)
 	code, _, errOut := runCLI(t, "", "project", "set-config", "tones", "--config", cfg, "--db", db)
-	if code != 1 || !strings.Contains(errOut, cfg+": config: line 3: blocks[0].options") {
+	if code != 1 || !strings.Contains(errOut, cfg+":3:29: blocks[0].options: must list at least 2 options") {
 		t.Errorf("bad config: %d %q", code, errOut)
 	}
 	os.WriteFile(cfg, []byte(src), 0o644)

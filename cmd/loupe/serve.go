@@ -28,6 +28,7 @@ type Config struct {
 	SecureCookies bool
 	Sync          string
 	LogLevel      string
+	MediaRoot     string
 
 	AdminPassword string   // LOUPE_ADMIN_PASSWORD: the first admin's password
 	SessionKeys   [][]byte // LOUPE_SESSION_KEY (+ _PREVIOUS): cookie signing keys
@@ -65,8 +66,12 @@ func ParseServeFlags(args []string, env *Env) (Config, error) {
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (set when a TLS proxy serves Loupe)")
 	fs.StringVar(&c.Sync, "sync", storage.SyncFull, "SQLite synchronous mode: FULL (an acknowledged write survives power loss) or NORMAL")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.MediaRoot, "media-root", "", "the folder of media files (images, audio), one sub-folder per project slug (default: DB-media beside the database)")
 	if _, err := parse(fs, args, 0); err != nil {
 		return c, err
+	}
+	if c.MediaRoot == "" {
+		c.MediaRoot = strings.TrimSuffix(c.DB, filepath.Ext(c.DB)) + "-media"
 	}
 	c.AdminPassword = env.Getenv("LOUPE_ADMIN_PASSWORD")
 	for _, name := range []string{"LOUPE_SESSION_KEY", "LOUPE_SESSION_KEY_PREVIOUS"} {
@@ -136,7 +141,8 @@ func (m *Main) Run(ctx context.Context, env *Env) error {
 		}
 		keys = [][]byte{key}
 	}
-	srv, err := web.New(m.DB, web.Config{SessionKeys: keys, SecureCookies: m.Config.SecureCookies, Logger: m.Log})
+	srv, err := web.New(m.DB, web.Config{SessionKeys: keys, SecureCookies: m.Config.SecureCookies, Logger: m.Log,
+		Include: fixtures.Include, MediaRoot: m.Config.MediaRoot})
 	if err != nil {
 		return err
 	}
@@ -211,11 +217,11 @@ func loadDemo(ctx context.Context, db *storage.DB, admin *loupe.User) error {
 		return err
 	}
 	for _, d := range demos {
-		cfg, err := blocks.ParseConfig(d.Config)
+		cfg, err := blocks.Parse(blocks.Source{Name: d.Slug, Data: d.Config, Include: fixtures.Include})
 		if err != nil {
 			return fmt.Errorf("demo %s: %w", d.Slug, err)
 		}
-		p, err := db.CreateProject(ctx, d.Slug, string(d.Config), cfg, admin)
+		p, err := db.CreateProject(ctx, d.Slug, string(cfg.Source()), cfg, admin)
 		if err != nil {
 			return fmt.Errorf("demo %s: %w", d.Slug, err)
 		}

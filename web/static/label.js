@@ -1,17 +1,23 @@
-// Keyboard labeling for the labeling page. The page works without this
-// file (radio buttons, a Submit button, a Skip button and a Back link);
-// this adds the keys: an option's key picks it, Enter submits, S skips,
-// Backspace or ← goes back, → goes forward, ? shows the keys.
+// The labeling page's behaviour. The page works without this file (forms,
+// buttons and links); this adds the keys, live visible_when, tabs and the
+// key overlay. Block kinds with more behaviour have their own module in
+// /static/blocks/KIND.js, which may import from here.
+//
+// Keys: a key shown beside a control picks it, Enter submits, S skips,
+// Backspace or ← goes back, → forward, ? shows every key. A block that
+// handles keys itself (text spans, boxes, ranking) marks its element with
+// data-own-keys; while focus is inside it, the page leaves keys alone.
 
 const form = document.getElementById('label-form');
-const keys = document.getElementById('keys');
+const keysDialog = document.getElementById('keys');
 let submitting = false;
 
+// typing reports whether el takes text, so that keys must type, not act.
 function typing(el) {
   if (!el) return false;
   if (el.isContentEditable) return true;
   if (el.tagName === 'TEXTAREA' || el.tagName === 'SELECT') return true;
-  return el.tagName === 'INPUT' && !['radio', 'checkbox', 'button', 'submit', 'reset'].includes(el.type);
+  return el.tagName === 'INPUT' && !['radio', 'checkbox', 'button', 'submit', 'reset', 'range'].includes(el.type);
 }
 
 function go(id) {
@@ -26,6 +32,87 @@ function submitWith(id) {
   form.requestSubmit(button);
 }
 
+// valueOf returns the current value of the block named name, as the server
+// would see it: a string for a choice, a list for a multichoice, parsed
+// JSON for inputs marked data-json; undefined when it has none.
+export function valueOf(name) {
+  if (!form) return undefined;
+  const inputs = [...form.elements].filter((el) => el.name === `b.${name}` && !el.disabled);
+  if (inputs.length === 0) return undefined;
+  const parse = (el) => (el.hasAttribute('data-json') ? (el.value === '' ? undefined : JSON.parse(el.value)) : el.value);
+  if (inputs[0].type === 'checkbox') {
+    const list = inputs.filter((el) => el.checked).map(parse);
+    return list.length ? list : undefined;
+  }
+  if (inputs[0].type === 'radio') {
+    const on = inputs.find((el) => el.checked);
+    return on ? parse(on) : undefined;
+  }
+  const v = parse(inputs[0]);
+  if (v === '' || (Array.isArray(v) && v.length === 0)) return undefined;
+  return v;
+}
+
+function holds(cond, value) {
+  const wanted = cond.values.map((v) => JSON.parse(v));
+  const matches = (x) => wanted.some((w) => w === x);
+  let match = false;
+  if (value !== undefined) {
+    match = Array.isArray(value) ? value.some(matches) : matches(value);
+  }
+  return cond.op === 'not' ? !match : match;
+}
+
+// refresh shows and hides blocks by their visible_when, as the server
+// decides it: a hidden block's fieldset is disabled too, so that its
+// inputs are neither required nor sent. Blocks whose deciding block is
+// hidden count it as empty; repeat until nothing changes.
+export function refresh() {
+  if (!form) return;
+  const blocks = [...form.querySelectorAll('[data-visible-when]')];
+  for (let round = 0; round < blocks.length + 1; round++) {
+    let changed = false;
+    for (const el of blocks) {
+      const cond = JSON.parse(el.dataset.visibleWhen);
+      const inHidden = el.parentElement.closest('fieldset[disabled]') !== null;
+      const show = !inHidden && holds(cond, valueOf(cond.block));
+      if (show === el.hidden) {
+        el.hidden = !show;
+        el.disabled = !show;
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+}
+
+function setupTabs(root) {
+  const tabs = [...root.querySelectorAll(':scope > .tab-list > [role=tab]')];
+  const select = (tab, focus) => {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute('aria-selected', String(on));
+      t.tabIndex = on ? 0 : -1;
+      document.getElementById(t.getAttribute('aria-controls')).toggleAttribute('data-inactive', !on);
+    }
+    if (focus) tab.focus();
+  };
+  tabs.forEach((tab, i) => {
+    tab.addEventListener('click', () => select(tab, true));
+    tab.addEventListener('keydown', (e) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+      if (step) {
+        e.preventDefault();
+        e.stopPropagation();
+        select(tabs[(i + step + tabs.length) % tabs.length], true);
+      }
+    });
+  });
+}
+
+const showKeys = document.getElementById('show-keys');
+if (showKeys && keysDialog) showKeys.addEventListener('click', () => keysDialog.showModal());
+
 if (form) {
   form.addEventListener('submit', (e) => {
     // One submit per page: a second Enter must not send the form again
@@ -38,17 +125,22 @@ if (form) {
     submitting = true;
     setTimeout(() => form.querySelectorAll('button').forEach((b) => { b.disabled = true; }), 0);
   });
+  form.addEventListener('input', refresh);
+  form.addEventListener('change', refresh);
+  form.querySelectorAll('[data-tabs]').forEach(setupTabs);
+  refresh();
 }
 
 document.addEventListener('keydown', (e) => {
   if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
-  if (typing(e.target)) return;
+  if (typing(e.target) || (e.target.closest && e.target.closest('[data-own-keys]'))) return;
   const key = e.key;
   if (key === '?') {
     e.preventDefault();
-    if (keys) keys.open = !keys.open;
+    if (keysDialog.open) keysDialog.close(); else keysDialog.showModal();
     return;
   }
+  if (keysDialog && keysDialog.open) return;
   if (key === 'Backspace' || key === 'ArrowLeft') {
     if (go('prev')) e.preventDefault();
     return;
@@ -59,6 +151,7 @@ document.addEventListener('keydown', (e) => {
   }
   if (!form) return;
   if (key === 'Enter') {
+    if (e.target.tagName === 'BUTTON' || e.target.tagName === 'A') return; // let the focused control act
     e.preventDefault();
     submitWith('submit');
     return;
@@ -68,7 +161,7 @@ document.addEventListener('keydown', (e) => {
     submitWith('skip');
     return;
   }
-  const input = form.querySelector(`input[data-key="${CSS.escape(key.toLowerCase())}"]`);
+  const input = [...form.querySelectorAll(`[data-key="${CSS.escape(key.toLowerCase())}"]`)].find((el) => !el.closest('fieldset[disabled]'));
   if (input) {
     e.preventDefault();
     input.click();
@@ -76,9 +169,9 @@ document.addEventListener('keydown', (e) => {
   }
 });
 
-// Start with the first block focused, so keys work at once and the page
+// Start with the first control focused, so keys work at once and the page
 // can be read from the top with a screen reader.
 if (form && !form.contains(document.activeElement)) {
-  const first = form.querySelector('input:checked, input[type=radio], textarea, input:not([type=hidden])');
+  const first = form.querySelector('fieldset:not([disabled]) input:checked, fieldset:not([disabled]) input:not([type=hidden]), textarea, [data-own-keys]');
   if (first) first.focus({ preventScroll: true });
 }
