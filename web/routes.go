@@ -36,6 +36,7 @@ func (s *Server) routes() http.Handler {
 			r.With(small).Get("/", s.projectPage)
 			r.With(small).Post("/config", s.configForm)
 			r.With(small).Get("/label", s.labelNextPage)
+			r.With(small).Get("/media/*", s.serveMedia)
 			r.With(small).Get("/items/{id}", s.labelItemPage)
 			r.With(small).Post("/items/{id}/annotations", s.submitForm)
 			r.With(small).Post("/items/{id}/skip", s.skipForm)
