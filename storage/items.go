@@ -163,3 +163,15 @@ func (db *DB) Item(ctx context.Context, projectID, itemID string) (*annotate.Ite
 	}
 	return it, nil
 }
+
+// SampleItem returns the first item of the project in import order, for
+// previews, or ENOTFOUND when the project has none.
+func (db *DB) SampleItem(ctx context.Context, projectID string) (*annotate.Item, error) {
+	it, err := scanItem(db.queryRow(ctx, `SELECT `+itemColumns+` FROM items WHERE project_id = ? ORDER BY seq LIMIT 1`, projectID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("the project has no items")
+	} else if err != nil {
+		return nil, fmt.Errorf("sample item: %w", err)
+	}
+	return it, nil
+}

@@ -47,6 +47,8 @@ func (s *Server) routes() http.Handler {
 			r.With(large).Post("/import", s.importForm)
 			r.With(small).Get("/export", s.exportDownload)
 		})
+		r.With(small, s.requireAdmin).Get("/preview", s.previewPage)
+		r.With(small, s.requireAdmin).Post("/preview/frame", s.previewFrame)
 		r.Route("/admin", func(r chi.Router) {
 			r.Use(small, s.requireAdmin)
 			r.Get("/users", s.usersPage)

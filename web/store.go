@@ -41,6 +41,7 @@ type ProjectStore interface {
 	RemoveMember(ctx context.Context, projectID, userName string) error
 	Members(ctx context.Context, projectID string) ([]annotate.Member, error)
 	ImportItems(ctx context.Context, p *annotate.Project, dec *annotate.ItemDecoder) (annotate.ImportResult, error)
+	SampleItem(ctx context.Context, projectID string) (*annotate.Item, error)
 }
 
 // LabelStore is the labeling queue and the annotations made from it.
