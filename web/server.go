@@ -220,7 +220,10 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, to, flash stri
 // frameAncestors is 'none' everywhere but the config preview, which the
 // preview page frames.
 func contentSecurityPolicy(frameAncestors string) string {
-	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	// Items may name images and audio by https URL: the admin chose to
+	// import them, and a labeler's browser loads them directly (it never
+	// goes through Loupe, so no request from the server can be misled).
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; media-src 'self' https:; " +
 		"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + frameAncestors
 }
 

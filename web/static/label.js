@@ -6,7 +6,9 @@
 // Keys: a key shown beside a control picks it, Enter submits, S skips,
 // Backspace or ← goes back, → forward, ? shows every key. A block that
 // handles keys itself (text spans, boxes, ranking) marks its element with
-// data-own-keys; while focus is inside it, the page leaves keys alone.
+// data-own-keys: while focus is inside it, the page leaves alone the keys
+// the attribute lists (e.g. data-own-keys="ArrowLeft ArrowRight Delete"),
+// or every key when it lists none.
 
 const form = document.getElementById('label-form');
 const keysDialog = document.getElementById('keys');
@@ -18,6 +20,14 @@ function typing(el) {
   if (el.isContentEditable) return true;
   if (el.tagName === 'TEXTAREA' || el.tagName === 'SELECT') return true;
   return el.tagName === 'INPUT' && !['radio', 'checkbox', 'button', 'submit', 'reset', 'range'].includes(el.type);
+}
+
+// ownedKey reports whether a block around el handles key itself.
+function ownedKey(el, key) {
+  const owner = el.closest && el.closest('[data-own-keys]');
+  if (!owner) return false;
+  const keys = owner.dataset.ownKeys.trim();
+  return keys === '' || keys.split(/\s+/).includes(key);
 }
 
 function go(id) {
@@ -133,7 +143,7 @@ if (form) {
 
 document.addEventListener('keydown', (e) => {
   if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
-  if (typing(e.target) || (e.target.closest && e.target.closest('[data-own-keys]'))) return;
+  if (typing(e.target) || ownedKey(e.target, e.key)) return;
   const key = e.key;
   if (key === '?') {
     e.preventDefault();
