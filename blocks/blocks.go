@@ -134,3 +134,14 @@ type Keyed interface {
 	KeyTargets() []KeyTarget
 	SetKey(id, key string)
 }
+
+// Decider is a Valuer whose value may decide a visible_when. ConditionValue
+// returns what conditions compare: the value itself for most kinds, a
+// part of it for others (the choice of a pairwise); nil means none. Kinds
+// whose values a condition cannot sensibly compare (spans, boxes,
+// rankings) are not Deciders, and a visible_when naming one is a config
+// error.
+type Decider interface {
+	Valuer
+	ConditionValue(v json.RawMessage) json.RawMessage
+}

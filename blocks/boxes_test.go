@@ -71,7 +71,7 @@ func TestBoxesConfigErrors(t *testing.T) {
 		{"max below min", "    field: image\n    labels: [car]\n    min: 3\n    max: 2\n", "config:8:5: blocks[0].max: max (2) is below min (3)"},
 		{"max above the limit", "    field: image\n    labels: [car]\n    max: 5000\n", "config:7:5: blocks[0].max: max must be at most 1000, got 5000"},
 		{"min not a number", "    field: image\n    labels: [car]\n    min: some\n", "config:7:10: blocks[0].min:"},
-		{"typo", "    field: image\n    lables: [car]\n", `config:6:5: blocks[0].lables: unknown field (did you mean "label"?); known fields: field, help, label, labels, max, min, name, required`},
+		{"typo", "    field: image\n    lables: [car]\n", `config:6:5: blocks[0].lables: unknown field (did you mean "labels"?); known fields: field, help, label, labels, max, min, name, required`},
 		{"no name", "", "blocks[0].name"},
 	}
 	for _, tt := range tests {
@@ -324,7 +324,7 @@ func TestBoxesRender(t *testing.T) {
 		t.Errorf("rendered HTML has a style attribute, which the page's CSP blocks:\n%s", out)
 	}
 	// No value: an empty hidden input and no boxes.
-	out = renderBoxes(t, boxesYAML, blocks.Page{Data: map[string]any{"image": "https://example.com/a.png"}})
+	out = renderBoxes(t, boxesYAML, blocks.Page{Data: map[string]any{"image": "https://example.com/a.png"}, Origins: []string{"https://example.com"}})
 	for _, want := range []string{`<img src="https://example.com/a.png"`, `<input type="hidden" name="b.objects" value="" data-json>`, `<span class="boxes-count">0</span>`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("rendered HTML lacks %s\n%s", want, out)

@@ -181,6 +181,9 @@ func (ch *Choice) FormValue(form map[string][]string, field string) (json.RawMes
 	return json.Marshal(vals[0])
 }
 
+// ConditionValue implements Decider: the value itself.
+func (ch *Choice) ConditionValue(v json.RawMessage) json.RawMessage { return v }
+
 // Flatten implements Valuer: the option's value.
 func (ch *Choice) Flatten(v json.RawMessage) []Cell { return []Cell{{Value: stringValue(v)}} }
 

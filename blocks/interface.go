@@ -154,7 +154,10 @@ func (p *parser) checkConditions(bs []Block, in *Interface) {
 		}
 		c := &Checker{p: p, block: base}
 		target, ok := in.byName[cond.Block]
+		_, decides := target.(Decider)
 		switch {
+		case ok && !decides:
+			c.Errorf("visible_when", "visible_when names block %q, a %s, whose value cannot decide what is shown; name a choice, multichoice, rating, pairwise or textbox block", cond.Block, target.Common().Type)
 		case !ok:
 			c.Errorf("visible_when", "visible_when names block %q, which does not exist or has no value%s; blocks with values: %s",
 				cond.Block, suggest(cond.Block, in.byName), strings.Join(in.valuerNames(), ", "))
@@ -231,6 +234,25 @@ func (p *parser) assignKeys(bs []Block) []Shortcut {
 			}
 		}
 	})
+	// Preferred keys go first, so that a rating keeps its digits even
+	// after a choice; then the pool, in config order.
+	chosen := map[*Base]map[string]string{}
+	give := func(b *Base, id, key string) {
+		owner[key] = b
+		if chosen[b] == nil {
+			chosen[b] = map[string]string{}
+		}
+		chosen[b][id] = key
+	}
+	walk(bs, func(b Block) {
+		if kb, ok := b.(Keyed); ok {
+			for _, t := range kb.KeyTargets() {
+				if t.Key == "" && t.Prefer != "" && !taken(t.Prefer) {
+					give(b.Common(), t.ID, t.Prefer)
+				}
+			}
+		}
+	})
 	pool := keyPool
 	var out []Shortcut
 	walk(bs, func(b Block) {
@@ -240,12 +262,13 @@ func (p *parser) assignKeys(bs []Block) []Shortcut {
 		}
 		for _, t := range kb.KeyTargets() {
 			key := t.Key
-			if key == "" && t.Prefer != "" && !taken(t.Prefer) {
-				key = t.Prefer
+			if key == "" {
+				key = chosen[b.Common()][t.ID]
 			}
 			for key == "" && pool != "" {
 				if k := pool[:1]; !taken(k) {
 					key = k
+					give(b.Common(), t.ID, k)
 				}
 				pool = pool[1:]
 			}
@@ -253,7 +276,6 @@ func (p *parser) assignKeys(bs []Block) []Shortcut {
 				continue
 			}
 			if t.Key == "" {
-				owner[key] = b.Common()
 				kb.SetKey(t.ID, key)
 			}
 			out = append(out, Shortcut{Key: key, Action: t.Action})
@@ -288,8 +310,10 @@ func (in *Interface) Visibility(values map[string]json.RawMessage) map[*Base]boo
 		v := b.parent == nil || visible(b.parent)
 		if v && b.VisibleWhen != nil {
 			var val json.RawMessage
-			if t, ok := in.byName[b.VisibleWhen.Block]; ok && visible(t.Common()) {
-				val = values[b.VisibleWhen.Block]
+			if t, ok := in.byName[b.VisibleWhen.Block].(Decider); ok && visible(t.Common()) {
+				if raw, ok := values[b.VisibleWhen.Block]; ok {
+					val = t.ConditionValue(raw)
+				}
 			}
 			v = b.VisibleWhen.Holds(val)
 		}

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"net/url"
 	"path"
 	"sort"
 	"strings"
@@ -25,6 +26,9 @@ type Page struct {
 	Values map[string]json.RawMessage
 	Errors map[string]string
 	Media  func(path string) string
+	// Origins are the remote origins ("https://images.example.com") that
+	// media may load from; an item's URL on any other origin is not shown.
+	Origins []string
 }
 
 // View is what a block's template sees: the block, the item's data, the
@@ -40,6 +44,7 @@ type View struct {
 	Error    string
 	Hidden   bool
 	media    func(string) string
+	origins  []string
 }
 
 // Is reports whether the view's value is the string s.
@@ -63,17 +68,22 @@ func (v *View) Has(s string) bool {
 func (v *View) Field(name string) string { return FieldText(v.Data, name) }
 
 // Media turns a URL or a media path into something an <img> or <audio> may
-// load: http(s) URLs stay as they are, media paths go through the page's
-// media function, anything else (javascript:, data:, …) becomes "".
+// load: an http(s) URL on an allowed origin stays as it is, a plain
+// relative media path (see IsMediaPath) goes through the page's media
+// function, and anything else (another origin, javascript:, data:, "../")
+// becomes "", so that the block shows a note instead.
 func (v *View) Media(ref string) string {
 	ref = strings.TrimSpace(ref)
-	lower := strings.ToLower(ref)
-	switch {
-	case ref == "":
+	if u, err := url.Parse(ref); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+		origin := strings.ToLower(u.Scheme + "://" + u.Host)
+		for _, o := range v.origins {
+			if strings.ToLower(o) == origin {
+				return ref
+			}
+		}
 		return ""
-	case strings.HasPrefix(lower, "https://") || strings.HasPrefix(lower, "http://"):
-		return ref
-	case strings.Contains(ref, ":") || strings.HasPrefix(ref, "//") || v.media == nil:
+	}
+	if v.media == nil || !IsMediaPath(ref) {
 		return ""
 	}
 	return v.media(ref)
@@ -93,7 +103,7 @@ func newViews(bs []Block, pg Page, vis map[*Base]bool) []*View {
 	out := make([]*View, len(bs))
 	for i, b := range bs {
 		base := b.Common()
-		v := &View{Block: b, Data: pg.Data, media: pg.Media, Hidden: !vis[base]}
+		v := &View{Block: b, Data: pg.Data, media: pg.Media, origins: pg.Origins, Hidden: !vis[base]}
 		if name := base.Name; name != "" {
 			if raw, ok := pg.Values[name]; ok && len(raw) > 0 {
 				v.Raw = raw

@@ -106,7 +106,7 @@ func (s *Server) renderLabel(w http.ResponseWriter, r *http.Request, status int,
 				values = task.Annotation.Values
 			}
 		}
-		views := blocks.NewViews(p.Config.Interface(), blocks.Page{Data: task.Item.Data, Values: values, Errors: blockErrs, Media: mediaURL(p.Slug)})
+		views := blocks.NewViews(p.Config.Interface(), blocks.Page{Data: task.Item.Data, Values: values, Errors: blockErrs, Media: mediaURL(p.Slug), Origins: s.cfg.MediaOrigins})
 		if data.Blocks, err = s.blocks.HTML(views); err != nil {
 			s.error(w, r, err)
 			return

@@ -85,7 +85,7 @@ func (s *Server) previewFrame(w http.ResponseWriter, r *http.Request) {
 				item[f] = "(the sample item has no field " + f + ")"
 			}
 		}
-		html, err := s.blocks.HTML(blocks.NewViews(in, blocks.Page{Data: item, Media: func(string) string { return "" }}))
+		html, err := s.blocks.HTML(blocks.NewViews(in, blocks.Page{Data: item, Media: func(string) string { return "" }, Origins: s.cfg.MediaOrigins}))
 		if err != nil {
 			d.Errors = []string{"The interface could not be drawn: " + err.Error()}
 		}
@@ -98,7 +98,7 @@ func (s *Server) previewFrame(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Security-Policy", contentSecurityPolicy("'self'"))
+	h.Set("Content-Security-Policy", s.contentSecurityPolicy("'self'"))
 	h.Set("X-Frame-Options", "SAMEORIGIN")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

@@ -9,7 +9,7 @@ import (
 // routes lists every route of the app in one place.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.logRequests, securityHeaders, s.csrf)
+	r.Use(s.logRequests, s.securityHeaders, s.csrf)
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/static/blocks.css", s.blockStyles)

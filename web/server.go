@@ -57,6 +57,9 @@ type Config struct {
 	// MediaRoot is the folder that holds each project's media, one
 	// sub-folder per project slug; "" serves no media.
 	MediaRoot string
+	// MediaOrigins are the remote origins ("https://images.example.com")
+	// whose images and audio items may show; none by default.
+	MediaOrigins []string
 }
 
 // Server is Loupe's HTTP handler.
@@ -89,6 +92,11 @@ func New(store Store, cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	for _, o := range cfg.MediaOrigins {
+		if err := CheckOrigin(o); err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{store: store, cfg: cfg, log: cfg.Logger, now: cfg.Now}
 	var pairs [][]byte
 	for _, k := range cfg.SessionKeys {
@@ -104,6 +112,18 @@ func New(store Store, cfg Config) (*Server, error) {
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// CheckOrigin returns an error unless o is an origin such as
+// https://images.example.com: a scheme (http or https) and a host, nothing
+// more.
+func CheckOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
+		strings.ContainsAny(o, " ;'*") {
+		return fmt.Errorf("media origin %q must be a scheme and a host, like https://images.example.com", o)
+	}
+	return nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -216,23 +236,22 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, to, flash stri
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-// contentSecurityPolicy keeps item content from ever running as script.
-// frameAncestors is 'none' everywhere but the config preview, which the
-// preview page frames.
-func contentSecurityPolicy(frameAncestors string) string {
-	// Items may name images and audio by https URL: the admin chose to
-	// import them, and a labeler's browser loads them directly (it never
-	// goes through Loupe, so no request from the server can be misled).
-	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; media-src 'self' https:; " +
+// contentSecurityPolicy keeps item content from ever running as script,
+// and lets images and audio load only from Loupe itself and the origins
+// the admin allowed (--media-origins). frameAncestors is 'none' everywhere
+// but the config preview, which the preview page frames.
+func (s *Server) contentSecurityPolicy(frameAncestors string) string {
+	media := strings.Join(append([]string{"'self'"}, s.cfg.MediaOrigins...), " ")
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src " + media + " data:; media-src " + media + "; " +
 		"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + frameAncestors
 }
 
 // securityHeaders sets headers that keep item content from ever running as
 // script and the app from being framed.
-func securityHeaders(next http.Handler) http.Handler {
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy("'none'"))
+		h.Set("Content-Security-Policy", s.contentSecurityPolicy("'none'"))
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
