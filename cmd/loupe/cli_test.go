@@ -260,7 +260,7 @@ func TestCLIProjectCreate(t *testing.T) {
 		{"unknown block type", []string{"--config", badType}, 1, []string{"bad2.yaml:5:11: blocks[1].type", "chioce", "choice"}},
 		{"bad overlap", []string{"--config", badOverlap}, 1, []string{"bad3.yaml:2:1: overlap"}},
 		{"missing file", []string{"--config", filepath.Join(t.TempDir(), "nope.yaml")}, 1, []string{"nope.yaml"}},
-		{"missing --config", nil, 2, []string{"--config is required"}},
+		{"missing --config", nil, 2, []string{"--config or --template is required"}},
 		{"stray argument", []string{"--config", config, "extra"}, 2, []string{"takes 0 argument"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -257,15 +257,45 @@ func setUserDisabled(ctx context.Context, args []string, env *Env, disabled bool
 }
 
 func runProjectCreate(ctx context.Context, args []string, env *Env) error {
-	fs := newFlags("project create", "project create --config FILE [--slug SLUG] [--db FILE]", env)
+	fs := newFlags("project create", "project create (--config FILE | --template NAME [--demo-items]) [--slug SLUG] [--media-root DIR] [--db FILE]", env)
 	db := dbFlag(fs)
-	configPath := fs.String("config", "", "the project config `file`, YAML or JSON (required)")
-	slug := fs.String("slug", "", "the project's slug; derived from the title when empty")
+	configPath := fs.String("config", "", "the project config `file`, YAML or JSON")
+	template := fs.String("template", "", "start from a ready-made template: "+strings.Join(fixtures.TemplateNames(), ", "))
+	demoItems := fs.Bool("demo-items", false, "with --template: also import the template's demo items (and media)")
+	mediaRoot := fs.String("media-root", "", "with --demo-items: the media folder (default: DB-media beside the database)")
+	slug := fs.String("slug", "", "the project's slug; derived from the title (or the template's name) when empty")
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	if *configPath == "" {
-		return fmt.Errorf("%w: --config is required", errUsage)
+	switch {
+	case *configPath == "" && *template == "":
+		return fmt.Errorf("%w: --config or --template is required (templates: %s)", errUsage, strings.Join(fixtures.TemplateNames(), ", "))
+	case *configPath != "" && *template != "":
+		return fmt.Errorf("%w: give --config or --template, not both", errUsage)
+	case *demoItems && *template == "":
+		return fmt.Errorf("%w: --demo-items goes with --template", errUsage)
+	}
+	d, err := openDB(*db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if *template != "" {
+		t, err := fixtures.Template(*template)
+		if err != nil {
+			return err
+		}
+		if *slug == "" {
+			*slug = t.Slug
+		}
+		if *mediaRoot == "" {
+			*mediaRoot = strings.TrimSuffix(*db, filepath.Ext(*db)) + "-media"
+		}
+		if err := createFromFixture(ctx, d, t, *slug, nil, *mediaRoot, *demoItems); err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stdout, *slug)
+		return nil
 	}
 	src, cfg, err := readConfig(*configPath)
 	if err != nil {
@@ -274,11 +304,6 @@ func runProjectCreate(ctx context.Context, args []string, env *Env) error {
 	if *slug == "" {
 		*slug = annotate.Slugify(cfg.Title)
 	}
-	d, err := openDB(*db)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
 	p, err := d.CreateProject(ctx, *slug, src, cfg, nil)
 	if err != nil {
 		return err

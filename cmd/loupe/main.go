@@ -6,7 +6,7 @@
 //	loupe user add NAME --role admin|member [--password-stdin]
 //	loupe user set-password NAME [--password-stdin]
 //	loupe user disable|enable NAME
-//	loupe project create --config FILE [--slug SLUG]
+//	loupe project create (--config FILE | --template NAME [--demo-items]) [--slug SLUG]
 //	loupe project validate FILE
 //	loupe project set-config SLUG --config FILE
 //	loupe project add-member SLUG USER --role labeler|reviewer|manager
@@ -71,7 +71,7 @@ Usage:
   loupe user set-password NAME [--password-stdin]
   loupe user disable NAME        end the user's sessions and refuse sign-in
   loupe user enable NAME
-  loupe project create --config FILE [--slug SLUG]
+  loupe project create (--config FILE | --template NAME [--demo-items]) [--slug SLUG]
   loupe project validate FILE     check a config: every problem as FILE:LINE:COL: FIELD: MESSAGE
   loupe project set-config SLUG --config FILE
   loupe project add-member SLUG USER --role labeler|reviewer|manager

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/fixtures"
 	"github.com/loupehq/loupe/storage"
 )
 
@@ -79,5 +80,49 @@ func TestProjectSetConfig(t *testing.T) {
 	p, _ := d.ProjectBySlug(context.Background(), "tones")
 	if p.ConfigVersion != 2 || p.Config.Overlap != 2 {
 		t.Errorf("project at version %d with overlap %d, want 2 and 2", p.ConfigVersion, p.Config.Overlap)
+	}
+}
+
+// Every template makes a project, with its demo items and media when asked;
+// an unknown template lists the known ones.
+func TestProjectCreateTemplate(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "loupe.db")
+	for _, name := range fixtures.TemplateNames() {
+		if code, out, errOut := runCLI(t, "", "project", "create", "--template", name, "--demo-items", "--db", db); code != 0 || out != name+"\n" {
+			t.Fatalf("template %s: %d %q %q", name, code, out, errOut)
+		}
+	}
+	if code, out, errOut := runCLI(t, "", "project", "create", "--template", "ner", "--slug", "ner-empty", "--db", db); code != 0 || out != "ner-empty\n" {
+		t.Fatalf("template without items: %d %q %q", code, out, errOut)
+	}
+	code, _, errOut := runCLI(t, "", "project", "create", "--template", "nope", "--db", db)
+	if code != 1 || !strings.Contains(errOut, `unknown template "nope"; templates: chat-feedback, image-boxes`) {
+		t.Errorf("unknown template: %d %q", code, errOut)
+	}
+	if code, _, _ := runCLI(t, "", "project", "create", "--template", "ner", "--config", "x.yaml", "--db", db); code != 2 {
+		t.Errorf("--template with --config: exit %d, want 2", code)
+	}
+	d, err := storage.Open(db, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	for slug, items := range map[string]int{"ner": 150, "image-boxes": 20, "ner-empty": 0} {
+		p, err := d.ProjectBySlug(ctx, slug)
+		if err != nil || p.ItemCount != items {
+			t.Errorf("%s: %v items, err %v; want %d", slug, p, err, items)
+		}
+	}
+	png, err := os.ReadFile(filepath.Join(dir, "loupe-media", "image-boxes", "shapes", "001.png"))
+	if err != nil || !strings.HasPrefix(string(png), "\x89PNG") {
+		t.Errorf("demo picture not written: %v", err)
+	}
+	// The llm-rating template includes a library file: the stored config
+	// stands alone.
+	p, _ := d.ProjectBySlug(ctx, "llm-rating")
+	if strings.Contains(p.ConfigSource, "include:") {
+		t.Errorf("stored config still includes a file:\n%s", p.ConfigSource)
 	}
 }

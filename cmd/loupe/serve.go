@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -29,6 +31,7 @@ type Config struct {
 	Sync          string
 	LogLevel      string
 	MediaRoot     string
+	MediaOrigins  []string
 
 	AdminPassword string   // LOUPE_ADMIN_PASSWORD: the first admin's password
 	SessionKeys   [][]byte // LOUPE_SESSION_KEY (+ _PREVIOUS): cookie signing keys
@@ -67,8 +70,18 @@ func ParseServeFlags(args []string, env *Env) (Config, error) {
 	fs.StringVar(&c.Sync, "sync", storage.SyncFull, "SQLite synchronous mode: FULL (an acknowledged write survives power loss) or NORMAL")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.MediaRoot, "media-root", "", "the folder of media files (images, audio), one sub-folder per project slug (default: DB-media beside the database)")
+	origins := fs.String("media-origins", "", "comma-separated origins (https://images.example.com) whose images and audio items may show; none by default")
 	if _, err := parse(fs, args, 0); err != nil {
 		return c, err
+	}
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o == "" {
+			continue
+		}
+		if err := web.CheckOrigin(o); err != nil {
+			return c, fmt.Errorf("%w: --media-origins: %v", errUsage, err)
+		}
+		c.MediaOrigins = append(c.MediaOrigins, o)
 	}
 	if c.MediaRoot == "" {
 		c.MediaRoot = strings.TrimSuffix(c.DB, filepath.Ext(c.DB)) + "-media"
@@ -142,7 +155,7 @@ func (m *Main) Run(ctx context.Context, env *Env) error {
 		keys = [][]byte{key}
 	}
 	srv, err := web.New(m.DB, web.Config{SessionKeys: keys, SecureCookies: m.Config.SecureCookies, Logger: m.Log,
-		Include: fixtures.Include, MediaRoot: m.Config.MediaRoot})
+		Include: fixtures.Include, MediaRoot: m.Config.MediaRoot, MediaOrigins: m.Config.MediaOrigins})
 	if err != nil {
 		return err
 	}
@@ -198,7 +211,7 @@ func (m *Main) firstStart(ctx context.Context, env *Env) (bool, error) {
 		return false, err
 	}
 	if !m.Config.NoDemo {
-		if err := loadDemo(ctx, m.DB, admin); err != nil {
+		if err := loadDemo(ctx, m.DB, admin, m.Config.MediaRoot); err != nil {
 			return false, err
 		}
 	}
@@ -210,23 +223,52 @@ func (m *Main) firstStart(ctx context.Context, env *Env) (bool, error) {
 	return true, nil
 }
 
-// loadDemo creates the demo projects from fixtures/.
-func loadDemo(ctx context.Context, db *storage.DB, admin *loupe.User) error {
+// loadDemo creates the demo projects from fixtures/: the sentiment demo and
+// every template, with their items and media.
+func loadDemo(ctx context.Context, db *storage.DB, admin *loupe.User, mediaRoot string) error {
 	demos, err := fixtures.Demo()
 	if err != nil {
 		return err
 	}
 	for _, d := range demos {
-		cfg, err := blocks.Parse(blocks.Source{Name: d.Slug, Data: d.Config, Include: fixtures.Include})
-		if err != nil {
-			return fmt.Errorf("demo %s: %w", d.Slug, err)
+		if err := createFromFixture(ctx, db, d, d.Slug, admin, mediaRoot, true); err != nil {
+			return err
 		}
-		p, err := db.CreateProject(ctx, d.Slug, string(cfg.Source()), cfg, admin)
-		if err != nil {
-			return fmt.Errorf("demo %s: %w", d.Slug, err)
+	}
+	return nil
+}
+
+// createFromFixture creates a project from a fixture's config under slug;
+// with items, it also imports the fixture's items and writes its media into
+// mediaRoot/slug (files already there are kept).
+func createFromFixture(ctx context.Context, db *storage.DB, f fixtures.Project, slug string, creator *loupe.User, mediaRoot string, items bool) error {
+	cfg, err := blocks.Parse(blocks.Source{Name: f.Slug + ".yaml", Data: f.Config, Include: fixtures.Include})
+	if err != nil {
+		return fmt.Errorf("template %s: %w", f.Slug, err)
+	}
+	p, err := db.CreateProject(ctx, slug, string(cfg.Source()), cfg, creator)
+	if err != nil {
+		return err
+	}
+	if !items {
+		return nil
+	}
+	if _, err := db.ImportItems(ctx, p, annotate.NewItemDecoder(bytes.NewReader(f.Items))); err != nil {
+		return fmt.Errorf("template %s: %w", f.Slug, err)
+	}
+	if f.Media == nil || mediaRoot == "" {
+		return nil
+	}
+	for name, data := range f.Media() {
+		path := filepath.Join(mediaRoot, slug, filepath.FromSlash(name))
+		if _, err := os.Stat(path); err == nil {
+			continue
 		}
-		if _, err := db.ImportItems(ctx, p, annotate.NewItemDecoder(strings.NewReader(string(d.Items)))); err != nil {
-			return fmt.Errorf("demo %s: %w", d.Slug, err)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("template %s media: %w", f.Slug, err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return fmt.Errorf("template %s media: %w", f.Slug, err)
 		}
 	}
 	return nil
