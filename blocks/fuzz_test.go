@@ -14,9 +14,12 @@ import (
 // every error must be an EINVALID or ETOOLARGE Loupe error; and a config it
 // accepts must render and must parse again, from its stored source, into
 // the same blocks. The seed corpus (the golden error configs and the
-// configs of the tests) runs in every ordinary `go test`.
+// configs of the tests and the project templates, which use every kind)
+// runs in every ordinary `go test`.
 func FuzzParseConfig(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/errors/*.yaml")
+	templates, _ := filepath.Glob("../fixtures/templates/*.yaml")
+	seeds = append(seeds, templates...)
 	for _, s := range seeds {
 		b, err := os.ReadFile(s)
 		if err == nil {
