@@ -8,6 +8,7 @@ import (
 
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/blocks"
+	"github.com/loupehq/loupe/fixtures"
 )
 
 const condConfig = `title: Conditions
@@ -184,5 +185,41 @@ blocks:
 	html, _ = r.HTML(blocks.NewViews(cfg.Interface(), blocks.Page{Data: map[string]any{"a": "hello"}, Values: values(t, `{"c": "y"}`)}))
 	if strings.Contains(string(html), "hidden disabled") {
 		t.Error("block d is hidden although c is y")
+	}
+}
+
+// Every template renders its first demo item without a style attribute
+// (the page's Content-Security-Policy would refuse it) and without an
+// inline script or event handler.
+func TestTemplatesRenderWithinCSP(t *testing.T) {
+	ts, err := fixtures.Templates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := blocks.NewRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range ts {
+		cfg, err := blocks.Parse(blocks.Source{Name: tp.Slug, Data: tp.Config, Include: fixtures.Include})
+		if err != nil {
+			t.Fatalf("%s: %v", tp.Slug, err)
+		}
+		var first struct {
+			Data map[string]any `json:"data"`
+		}
+		line, _, _ := strings.Cut(string(tp.Items), "\n")
+		if err := json.Unmarshal([]byte(line), &first); err != nil {
+			t.Fatalf("%s: %v", tp.Slug, err)
+		}
+		html, err := r.HTML(blocks.NewViews(cfg.Interface(), blocks.Page{Data: first.Data, Media: func(p string) string { return "/m/" + p }}))
+		if err != nil {
+			t.Fatalf("%s: %v", tp.Slug, err)
+		}
+		for _, bad := range []string{"style=", "<script", " onclick=", " onerror=", "javascript:"} {
+			if strings.Contains(string(html), bad) {
+				t.Errorf("%s renders %q", tp.Slug, bad)
+			}
+		}
 	}
 }

@@ -43,6 +43,7 @@ type View struct {
 	Children []*View
 	Error    string
 	Hidden   bool
+	InTab    bool // the view is a tab of a tabs block, whose tab already names it
 	media    func(string) string
 	origins  []string
 }
@@ -113,6 +114,11 @@ func newViews(bs []Block, pg Page, vis map[*Base]bool) []*View {
 		}
 		if c, ok := b.(Container); ok {
 			v.Children = newViews(c.Children(), pg, vis)
+			if _, tabs := b.(*Tabs); tabs {
+				for _, child := range v.Children {
+					child.InTab = true
+				}
+			}
 		}
 		out[i] = v
 	}

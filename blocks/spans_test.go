@@ -290,8 +290,8 @@ func TestSpansRender(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`<mark class="spans-mark" style="--c: #4e79a7; --d: 1">&lt;img src=x onerror=alert(1)&gt;</mark><span class="spans-tag" style="--c: #4e79a7">PER</span>`,
-		`<mark class="spans-mark" style="--c: #aa3300; --d: 1">Acme</mark><span class="spans-tag" style="--c: #aa3300">&lt;i&gt;Org&lt;/i&gt;</span><span>&lt;/script&gt;`,
+		`<mark class="spans-mark" data-c="#4e79a7" data-d="1">&lt;img src=x onerror=alert(1)&gt;</mark><span class="spans-tag" data-c="#4e79a7">PER</span>`,
+		`<mark class="spans-mark" data-c="#aa3300" data-d="1">Acme</mark><span class="spans-tag" data-c="#aa3300">&lt;i&gt;Org&lt;/i&gt;</span><span>&lt;/script&gt;`,
 		`data-own-keys`,
 		`<input type="radio" name="ui.ents.label" value="PER" data-name="PER" data-color="#4e79a7" data-key="1">`,
 		`data-key="o"><kbd>o</kbd>`,
@@ -321,8 +321,8 @@ func TestSpansRenderOverlap(t *testing.T) {
 	}
 	box := out[i : strings.Index(out[i:], "</div>")+i]
 	box = box[strings.Index(box, ">")+1:]
-	wantBox := `<mark class="spans-mark" style="--c: #aa3300; --d: 1">Alice met </mark>` +
-		`<mark class="spans-mark" style="--c: #4e79a7; --d: 2">Bob</mark><span class="spans-tag" style="--c: #4e79a7">PER</span><span class="spans-tag" style="--c: #aa3300">Organisation</span>` +
+	wantBox := `<mark class="spans-mark" data-c="#aa3300" data-d="1">Alice met </mark>` +
+		`<mark class="spans-mark" data-c="#4e79a7" data-d="2">Bob</mark><span class="spans-tag" data-c="#4e79a7">PER</span><span class="spans-tag" data-c="#aa3300">Organisation</span>` +
 		`<span> in 🙂 Zürich.</span>`
 	if box != wantBox {
 		t.Errorf("box =\n%s\nwant\n%s", box, wantBox)
@@ -338,7 +338,7 @@ func TestSpansRenderRawText(t *testing.T) {
 	if !strings.Contains(out, `data-text="&#34;a\r\nb&#34;"`) {
 		t.Errorf("no exact text for the script:\n%s", out)
 	}
-	if strings.Count(out, "<mark") != 1 || !strings.Contains(out, `<mark class="spans-mark" style="--c: #4e79a7; --d: 1">b</mark>`) {
+	if strings.Count(out, "<mark") != 1 || !strings.Contains(out, `<mark class="spans-mark" data-c="#4e79a7" data-d="1">b</mark>`) {
 		t.Errorf("want exactly the one span that fits marked:\n%s", out)
 	}
 	out = renderSpans(t, spansYAML, map[string]any{"text": "x"}, `not json`)

@@ -17,6 +17,12 @@
 
 const WORD = /[\p{L}\p{N}\p{M}_]+|[^\s\p{L}\p{N}\p{M}_]\p{M}*(?:\u200D[^\s\p{L}\p{N}]\p{M}*)*/gu;
 
+// The page's Content-Security-Policy allows no style attributes: colours
+// the server drew travel in data-c / data-d and are applied here.
+document.querySelectorAll('fieldset[data-spans] [data-c]').forEach((el) => {
+  el.style.setProperty('--c', el.dataset.c);
+  if (el.dataset.d) el.style.setProperty('--d', el.dataset.d);
+});
 document.querySelectorAll('fieldset[data-spans]').forEach(setup);
 
 function setup(root) {

@@ -174,6 +174,10 @@ document.addEventListener('keydown', (e) => {
   const input = [...form.querySelectorAll(`[data-key="${CSS.escape(key.toLowerCase())}"]`)].find((el) => !el.closest('fieldset[disabled]'));
   if (input) {
     e.preventDefault();
+    // A control on another tab: show that tab first, so the labeler sees
+    // what the key did.
+    const panel = input.closest('.tab-panel[data-inactive]');
+    if (panel) document.querySelector(`[role=tab][aria-controls="${panel.id}"]`)?.click();
     input.click();
     input.focus();
   }
