@@ -126,3 +126,25 @@ func TestProjectCreateTemplate(t *testing.T) {
 		t.Errorf("stored config still includes a file:\n%s", p.ConfigSource)
 	}
 }
+
+// loupe project validate prints ok with a summary, or every problem as
+// FILE:LINE:COL: FIELD: MESSAGE with exit 1; includes resolve next to the
+// config, then in the block library.
+func TestProjectValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("title: T\nblocks:\n  - {type: markdown, field: answer}\n  - include: response-quality.yaml\n  - include: mine.yaml\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "mine.yaml"), []byte("- {type: textbox, name: note}\n"), 0o644)
+	code, out, errOut := runCLI(t, "", "project", "validate", good)
+	if code != 0 || !strings.Contains(out, `good.yaml: ok: "T", 3 blocks with values (quality, issues, note), reads fields answer`) {
+		t.Errorf("good config: %d %q %q", code, out, errOut)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("title: T\nblocks:\n  - type: choice\n    name: c\n    options: []\n  - {type: text, feild: a}\n  - include: nowhere.yaml\n"), 0o644)
+	code, _, errOut = runCLI(t, "", "project", "validate", bad)
+	for _, want := range []string{bad + ":5:5: blocks[0].options: must list at least 2 options", bad + `:6:18: blocks[1].feild: unknown field (did you mean "field"?)`, bad + ":7:5: include: cannot include"} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("bad config: exit %d, stderr lacks %q:\n%s", code, want, errOut)
+		}
+	}
+}
