@@ -37,8 +37,7 @@ type Boxes struct {
 	Field    string  `yaml:"field" json:"field"`
 	Labels   Options `yaml:"labels" json:"labels"`
 	Required bool    `yaml:"required,omitempty" json:"required,omitempty"`
-	Min      int     `yaml:"min,omitempty" json:"min,omitempty"`
-	Max      int     `yaml:"max,omitempty" json:"max,omitempty"`
+	Count    `yaml:",inline"`
 }
 
 // Box is one rectangle of a boxes value. X and Y are its top left corner;
@@ -62,22 +61,7 @@ func (b *Boxes) Check(c *Checker) {
 	} else {
 		b.Labels.check(c, "labels", 1, "label")
 	}
-	switch {
-	case b.Min < 0:
-		c.Errorf("min", "min must be 0 or more, got %d", b.Min)
-	case b.Min > MaxBoxes:
-		c.Errorf("min", "min must be at most %d, got %d", MaxBoxes, b.Min)
-	}
-	switch {
-	case b.Max < 0:
-		c.Errorf("max", "max must be 0 (no limit) or more, got %d", b.Max)
-	case b.Max > MaxBoxes:
-		c.Errorf("max", "max must be at most %d, got %d", MaxBoxes, b.Max)
-	case c.Has("max") && b.Max == 0:
-		c.Errorf("max", "max must be at least 1; leave it out for no limit")
-	case b.Max > 0 && b.Min > b.Max:
-		c.Errorf("max", "max (%d) is below min (%d)", b.Max, b.Min)
-	}
+	b.Count.check(c, MaxBoxes, fmt.Sprintf("a value may hold at most %d boxes", MaxBoxes))
 }
 
 // Fields implements FieldReader: the field with the image.
@@ -124,11 +108,8 @@ func (b *Boxes) ValidateValue(v json.RawMessage, _ map[string]any) (json.RawMess
 		}
 		seen[box] = i + 1
 	}
-	switch n := len(boxes); {
-	case n < b.Min:
-		return nil, invalidf("draw at least %d %s, not %d", b.Min, boxesWord(b.Min), n)
-	case b.Max > 0 && n > b.Max:
-		return nil, invalidf("draw at most %d %s, not %d", b.Max, boxesWord(b.Max), n)
+	if err := b.Count.checkValue(len(boxes), "draw", noun{"box", "boxes"}); err != nil {
+		return nil, err
 	}
 	sort.Slice(boxes, func(i, j int) bool { return boxes[i].less(boxes[j]) })
 	return json.Marshal(boxes)
@@ -282,19 +263,7 @@ func (b *Boxes) Flatten(v json.RawMessage) []Cell {
 
 // Limits describes min and max for the page: "Draw 1 to 3 boxes.", or ""
 // when there are none.
-func (b *Boxes) Limits() string {
-	switch {
-	case b.Min > 0 && b.Max > 0 && b.Min == b.Max:
-		return fmt.Sprintf("Draw exactly %d %s.", b.Min, boxesWord(b.Min))
-	case b.Min > 0 && b.Max > 0:
-		return fmt.Sprintf("Draw %d to %d boxes.", b.Min, b.Max)
-	case b.Min > 0:
-		return fmt.Sprintf("Draw at least %d %s.", b.Min, boxesWord(b.Min))
-	case b.Max > 0:
-		return fmt.Sprintf("Draw at most %d %s.", b.Max, boxesWord(b.Max))
-	}
-	return ""
-}
+func (b *Boxes) Limits() string { return b.Count.text("Draw", noun{"box", "boxes"}) }
 
 // BoxLabel is a label of a boxes block as its template shows it: the
 // option and the colour its boxes are drawn in.
@@ -369,11 +338,3 @@ func boxPct(x float64) string { return strconv.FormatFloat(x*100, 'f', 4, 64) + 
 
 // boxShortPct renders a fraction as a percentage for people to read.
 func boxShortPct(x float64) string { return strconv.FormatFloat(math.Round(x*1000)/10, 'f', -1, 64) }
-
-// boxesWord is "box" or "boxes", as n asks.
-func boxesWord(n int) string {
-	if n == 1 {
-		return "box"
-	}
-	return "boxes"
-}

@@ -13,29 +13,15 @@ import (
 type MultiChoice struct {
 	Base     `yaml:",inline"`
 	Options  Options `yaml:"options" json:"options"`
-	Min      int     `yaml:"min,omitempty" json:"min,omitempty"`
-	Max      int     `yaml:"max,omitempty" json:"max,omitempty"`
-	Required bool    `yaml:"required,omitempty" json:"required,omitempty"`
+	Count    `yaml:",inline"`
+	Required bool `yaml:"required,omitempty" json:"required,omitempty"`
 }
 
 // Check implements Block.
 func (m *MultiChoice) Check(c *Checker) {
 	m.Options.check(c, "options", 2, "option")
 	n := len(m.Options)
-	switch {
-	case m.Min < 0:
-		c.Errorf("min", "min must not be negative, got %d", m.Min)
-	case m.Min > n && n > 0:
-		c.Errorf("min", "min is %d, but there are only %d options", m.Min, n)
-	}
-	switch {
-	case m.Max < 0:
-		c.Errorf("max", "max must not be negative, got %d (0 means no limit)", m.Max)
-	case m.Max > n && n > 0:
-		c.Errorf("max", "max is %d, but there are only %d options", m.Max, n)
-	case m.Max > 0 && m.Min > m.Max:
-		c.Errorf("max", "max (%d) is smaller than min (%d)", m.Max, m.Min)
-	}
+	m.Count.check(c, n, fmt.Sprintf("there are only %d options", n))
 }
 
 // KeyTargets implements Keyed: one key per option, which toggles it.
@@ -49,19 +35,7 @@ func (m *MultiChoice) IsRequired() bool { return m.Required }
 
 // Limits says how many options may be chosen, for the page: "" when any
 // number may.
-func (m *MultiChoice) Limits() string {
-	switch {
-	case m.Min > 0 && m.Max > 0 && m.Min == m.Max:
-		return fmt.Sprintf("Choose %d.", m.Min)
-	case m.Min > 0 && m.Max > 0:
-		return fmt.Sprintf("Choose %d to %d.", m.Min, m.Max)
-	case m.Min > 0:
-		return fmt.Sprintf("Choose at least %d.", m.Min)
-	case m.Max > 0:
-		return fmt.Sprintf("Choose at most %d.", m.Max)
-	}
-	return ""
-}
+func (m *MultiChoice) Limits() string { return m.Count.text("Choose", noun{"option", "options"}) }
 
 // ValidateValue implements Valuer: a list of distinct option values, as
 // many as min and max allow. The canonical form lists them in the order of
@@ -88,11 +62,8 @@ func (m *MultiChoice) ValidateValue(v json.RawMessage, _ map[string]any) (json.R
 	if len(chosen) == 0 {
 		return json.RawMessage("[]"), nil // no value: the caller checks required
 	}
-	if len(chosen) < m.Min {
-		return nil, invalidf("too few choices: choose at least %d (got %d)", m.Min, len(chosen))
-	}
-	if m.Max > 0 && len(chosen) > m.Max {
-		return nil, invalidf("too many choices: choose at most %d (got %d)", m.Max, len(chosen))
+	if err := m.Count.checkValue(len(chosen), "choose", noun{"option", "options"}); err != nil {
+		return nil, err
 	}
 	out := make([]string, 0, len(chosen))
 	for _, o := range m.Options {

@@ -194,11 +194,11 @@ func TestMultiChoiceValue(t *testing.T) {
 		{"unknown option", `["rude", "boring"]`, "", `"boring" is not one of the options ("wrong", "rude", "long", "off_topic")`},
 		{"label is not the value", `["Too long"]`, "", `"Too long" is not one of the options`},
 		{"duplicate", `["rude", "rude"]`, "", `"rude" is chosen twice`},
-		{"too many", `["rude", "wrong", "long"]`, "", "too many choices: choose at most 2 (got 3)"},
+		{"too many", `["rude", "wrong", "long"]`, "", "too many: choose at most 2 options, not 3"},
 	})
 	v = labValuer(t, "  - {type: multichoice, name: m, options: [a, b, c], min: 2}\n", "m")
 	labValues(t, v, nil, []labValueCase{
-		{"too few", `["a"]`, "", "too few choices: choose at least 2 (got 1)"},
+		{"too few", `["a"]`, "", "too few: choose at least 2 options, not 1"},
 		{"no max", `["c", "b", "a"]`, `["a","b","c"]`, ""},
 	})
 }
@@ -250,7 +250,7 @@ func TestMultiChoiceRender(t *testing.T) {
 		`<input type="checkbox" name="b.m" value="&lt;img src=x onerror=alert(1)&gt;" data-key="1" checked>`,
 		`<input type="checkbox" name="b.m" value="b" data-key="z"><kbd>z</kbd>`,
 		`<input type="checkbox" name="b.m" value="c" data-key="2" checked>`,
-		"Choose at most 2.")
+		"Choose at most 2 options.")
 	var keys []string
 	for _, s := range mustParse(t, src).Interface().Shortcuts() {
 		keys = append(keys, s.Key+"="+s.Action)

@@ -29,9 +29,8 @@ type Spans struct {
 	Field        string  `yaml:"field" json:"field"`
 	Labels       Options `yaml:"labels" json:"labels"`
 	AllowOverlap bool    `yaml:"allow_overlap,omitempty" json:"allow_overlap,omitempty"`
-	Min          int     `yaml:"min,omitempty" json:"min,omitempty"`
-	Max          int     `yaml:"max,omitempty" json:"max,omitempty"`
-	Required     bool    `yaml:"required,omitempty" json:"required,omitempty"`
+	Count        `yaml:",inline"`
+	Required     bool `yaml:"required,omitempty" json:"required,omitempty"`
 }
 
 // Span is one labeled stretch of text, as stored.
@@ -53,20 +52,7 @@ func (s *Spans) Check(c *Checker) {
 		c.Errorf("field", "a spans block needs the name of the item field whose text is labeled")
 	}
 	s.Labels.check(c, "labels", 1, "label")
-	switch {
-	case s.Min < 0:
-		c.Errorf("min", "min must not be negative, got %d", s.Min)
-	case s.Min > MaxSpans:
-		c.Errorf("min", "min may be at most %d, got %d", MaxSpans, s.Min)
-	}
-	switch {
-	case s.Max < 0:
-		c.Errorf("max", "max must not be negative, got %d (0 means no limit)", s.Max)
-	case s.Max > MaxSpans:
-		c.Errorf("max", "max may be at most %d, got %d", MaxSpans, s.Max)
-	case s.Max > 0 && s.Min > s.Max:
-		c.Errorf("max", "max (%d) is smaller than min (%d)", s.Max, s.Min)
-	}
+	s.Count.check(c, MaxSpans, fmt.Sprintf("a value may hold at most %d spans", MaxSpans))
 }
 
 // Fields implements FieldReader.
@@ -106,19 +92,7 @@ func (s *Spans) labelText(value string) string {
 
 // Limits says how many spans are wanted, for the page: "" when any number
 // is fine.
-func (s *Spans) Limits() string {
-	switch {
-	case s.Min > 0 && s.Max > 0 && s.Min == s.Max:
-		return fmt.Sprintf("Mark %d spans.", s.Min)
-	case s.Min > 0 && s.Max > 0:
-		return fmt.Sprintf("Mark %d to %d spans.", s.Min, s.Max)
-	case s.Min > 0:
-		return fmt.Sprintf("Mark at least %d spans.", s.Min)
-	case s.Max > 0:
-		return fmt.Sprintf("Mark at most %d spans.", s.Max)
-	}
-	return ""
-}
+func (s *Spans) Limits() string { return s.Count.text("Mark", noun{"span", "spans"}) }
 
 // itemText returns the text the spans are over, in code points.
 func (s *Spans) itemText(data map[string]any) ([]rune, error) {
@@ -177,11 +151,8 @@ func (s *Spans) ValidateValue(v json.RawMessage, data map[string]any) (json.RawM
 			}
 		}
 	}
-	switch n := len(spans); {
-	case n < s.Min:
-		return nil, invalidf("mark at least %d spans, not %d", s.Min, n)
-	case s.Max > 0 && n > s.Max:
-		return nil, invalidf("mark at most %d spans, not %d", s.Max, n)
+	if err := s.Count.checkValue(len(spans), "mark", noun{"span", "spans"}); err != nil {
+		return nil, err
 	}
 	return json.Marshal(spans)
 }
