@@ -260,3 +260,36 @@ type ImportResult struct {
 // MaxImportErrors is how many bad lines an import reports before it stops
 // reading.
 const MaxImportErrors = 20
+
+// Sources of predictions.
+const (
+	SourceImport  = "import"  // came with the items, or loupe import --predictions
+	SourceLive    = "live"    // asked of a live model
+	SourceBuiltin = "builtin" // made by Loupe's own learner
+)
+
+// Prediction is a model's value for one block of an item.
+type Prediction struct {
+	ID           string
+	ProjectID    string
+	ItemID       string
+	Block        string
+	Value        json.RawMessage
+	Score        *float64 // nil when the model gives none
+	Model        string
+	ModelVersion string
+	Source       string
+	// InputHash is "" for a prediction over the item's own data, else a hash
+	// of the edited inputs it was asked with.
+	InputHash string
+	CreatedAt time.Time
+}
+
+// PredictionRecord is a prediction read from an import file: one model's
+// values for some blocks of an item.
+type PredictionRecord struct {
+	Model   string
+	Version string
+	Score   *float64
+	Values  map[string]json.RawMessage
+}

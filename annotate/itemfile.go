@@ -25,6 +25,9 @@ type ItemRecord struct {
 	Data       map[string]any
 	DataJSON   []byte // canonical JSON of Data: keys sorted, numbers as written
 	Hash       string // hex SHA-256 of DataJSON
+	// Predictions came with the item (Loupe's shape or Label Studio's);
+	// they are validated against the project's interface at import.
+	Predictions []PredictionRecord
 }
 
 // ItemDecoder reads items from JSONL: one JSON object a line, either

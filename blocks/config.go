@@ -34,7 +34,11 @@ type Config struct {
 	Instructions string  `yaml:"instructions,omitempty" json:"instructions,omitempty"`
 	Overlap      int     `yaml:"overlap,omitempty" json:"overlap"`
 	LeaseMinutes int     `yaml:"lease_minutes,omitempty" json:"lease_minutes"`
-	Blocks       []Block `yaml:"blocks" json:"blocks"`
+	// Order is the queue's order: sequential, random, uncertainty or
+	// disagreement.
+	Order       string            `yaml:"order,omitempty" json:"order"`
+	Predictions *PredictionConfig `yaml:"predictions,omitempty" json:"predictions,omitempty"`
+	Blocks      []Block           `yaml:"blocks" json:"blocks"`
 
 	iface  *Interface
 	source []byte
@@ -128,6 +132,7 @@ func Parse(src Source) (*Config, error) {
 	if root.Kind == yaml.MappingNode {
 		p.checkSettings(cfg, base)
 		cfg.iface = p.compile(cfg.Blocks, base)
+		p.checkPredictions(cfg, base, !base.failed["predictions"])
 	}
 	if len(p.errs) > 0 {
 		return nil, configErrors(p.errs)
@@ -237,6 +242,16 @@ func (c *Checker) Errorf(field, format string, args ...any) {
 		path = joinPath(path, field)
 	}
 	c.p.errs = append(c.p.errs, &ConfigError{File: at.file, Line: at.line, Column: at.col, Field: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// ErrorAt records a problem at a given line and column of the block's file,
+// for fields nested deeper than the block's own keys.
+func (c *Checker) ErrorAt(line, col int, field, format string, args ...any) {
+	if line == 0 {
+		c.Errorf(field, format, args...)
+		return
+	}
+	c.p.errs = append(c.p.errs, &ConfigError{File: c.block.File, Line: line, Column: col, Field: joinPath(c.block.Path, field), Message: fmt.Sprintf(format, args...)})
 }
 
 // Has reports whether the block's config set field.

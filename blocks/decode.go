@@ -379,3 +379,45 @@ func editDistance(a, b string) int {
 	}
 	return d[len(a)][len(b)]
 }
+
+// strictKeys checks, before a field's custom UnmarshalYAML decodes it, that
+// every mapping key under n names a field of the struct v points to (by
+// yaml tag, following nested structs and lists of structs), so that a typo
+// is an error at its place instead of a silent default.
+func strictKeys(n *yaml.Node, v any) error {
+	return strictType(resolve(n), reflect.TypeOf(v).Elem())
+}
+
+func strictType(n *yaml.Node, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+			if name != "" && name != "-" && sf.IsExported() {
+				fields[name] = sf.Type
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			ft, ok := fields[k.Value]
+			if !ok {
+				return &nodeError{k.Line, k.Column, fmt.Sprintf("unknown field %q%s; known fields: %s", k.Value, suggest(k.Value, fields), strings.Join(sortedKeys(fields), ", "))}
+			}
+			if err := strictType(resolve(n.Content[i+1]), ft); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for _, el := range n.Content {
+			if err := strictType(resolve(el), t.Elem()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
