@@ -29,11 +29,11 @@ var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // Config is a parsed and validated project config: settings plus the tree
 // of blocks that makes the project's interface.
 type Config struct {
-	Title        string  `yaml:"title" json:"title"`
-	Description  string  `yaml:"description,omitempty" json:"description,omitempty"`
-	Instructions string  `yaml:"instructions,omitempty" json:"instructions,omitempty"`
-	Overlap      int     `yaml:"overlap,omitempty" json:"overlap"`
-	LeaseMinutes int     `yaml:"lease_minutes,omitempty" json:"lease_minutes"`
+	Title        string `yaml:"title" json:"title"`
+	Description  string `yaml:"description,omitempty" json:"description,omitempty"`
+	Instructions string `yaml:"instructions,omitempty" json:"instructions,omitempty"`
+	Overlap      int    `yaml:"overlap,omitempty" json:"overlap"`
+	LeaseMinutes int    `yaml:"lease_minutes,omitempty" json:"lease_minutes"`
 	// Order is the queue's order: sequential, random, uncertainty or
 	// disagreement.
 	Order       string            `yaml:"order,omitempty" json:"order"`
