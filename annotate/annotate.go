@@ -293,3 +293,14 @@ type PredictionRecord struct {
 	Score   *float64
 	Values  map[string]json.RawMessage
 }
+
+// ModelCall is one call Loupe made to a live model, kept for the model
+// status page.
+type ModelCall struct {
+	ProjectID string
+	Model     string
+	At        time.Time
+	OK        bool
+	Latency   time.Duration
+	Error     string // what went wrong, never the response body
+}
