@@ -161,6 +161,10 @@ type Submission struct {
 	ClientID    string // client-generated id; a retry with the same id stores nothing new
 	BaseVersion int    // the version the edit is based on; 0 for a first annotation
 	LeadMS      int64  // time spent on the item, as measured by the client
+	// Shown records the suggestion each block showed when the labeler
+	// answered (block → {model, version, score, value, id}), so that
+	// accepted, edited and rejected suggestions can be counted.
+	Shown map[string]json.RawMessage
 }
 
 // Validate checks the submission's fields and its values against the
@@ -303,4 +307,27 @@ type ModelCall struct {
 	OK        bool
 	Latency   time.Duration
 	Error     string // what went wrong, never the response body
+}
+
+// LearnerState is a stored snapshot of the builtin learner for one block:
+// its state, and up to which annotation version it has learned.
+type LearnerState struct {
+	ProjectID     string
+	Model         string
+	Block         string
+	ConfigVersion int
+	State         []byte
+	Upto          string // position of the last annotation version learned
+	Examples      int
+	UpdatedAt     time.Time
+}
+
+// VersionChange is one annotation version as the learner sees it: the
+// values it holds, the values of the version it replaced (nil for a first
+// version), and its item's data. Position orders changes.
+type VersionChange struct {
+	Position string
+	Values   map[string]json.RawMessage
+	Previous map[string]json.RawMessage
+	Data     map[string]any
 }

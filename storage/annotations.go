@@ -35,6 +35,14 @@ func (db *DB) Submit(ctx context.Context, p *annotate.Project, access annotate.A
 	if err != nil {
 		return nil, false, fmt.Errorf("submit: %w", err)
 	}
+	shown := "{}"
+	if len(sub.Shown) > 0 {
+		b, err := json.Marshal(sub.Shown)
+		if err != nil {
+			return nil, false, fmt.Errorf("submit: %w", err)
+		}
+		shown = string(b)
+	}
 	user := access.User
 	var out *annotate.Annotation
 	var replayed bool
@@ -95,8 +103,8 @@ func (db *DB) Submit(ctx context.Context, p *annotate.Project, access annotate.A
 		if sub.ClientID != "" {
 			clientID = sub.ClientID
 		}
-		if _, err := tx.exec(`INSERT INTO annotation_versions (annotation_id, version, values_json, config_version, client_id, lead_ms, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, a.ID, a.Version, string(values), p.ConfigVersion, clientID, sub.LeadMS, now); err != nil {
+		if _, err := tx.exec(`INSERT INTO annotation_versions (annotation_id, version, values_json, config_version, client_id, lead_ms, created_at, shown_json)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.Version, string(values), p.ConfigVersion, clientID, sub.LeadMS, now, shown); err != nil {
 			return err
 		}
 		out = a

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 )
 
 // ExecForTest runs a statement on the writer connection, outside the
@@ -11,4 +12,9 @@ func (db *DB) ExecForTest(ctx context.Context, query string, args ...any) error 
 		_, err := tx.exec(query, args...)
 		return err
 	})
+}
+
+// QueryRowForTest runs a query on the read pool.
+func (db *DB) QueryRowForTest(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.read.QueryRowContext(ctx, query, args...)
 }

@@ -32,7 +32,7 @@ func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, dec *annotat
 		if err := tx.queryRow(`SELECT coalesce(max(seq), 0) FROM items WHERE project_id = ?`, p.ID).Scan(&seq); err != nil {
 			return err
 		}
-		insert, err := tx.prepare(`INSERT INTO items (id, project_id, seq, external_id, data, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		insert, err := tx.prepare(`INSERT INTO items (id, project_id, seq, external_id, data, hash, created_at, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -105,7 +105,8 @@ func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, dec *annotat
 				continue // the import fails anyway: only look for more problems
 			}
 			seq++
-			if _, err := insert.ExecContext(tx.ctx, uuid.Must(uuid.NewV7()).String(), p.ID, seq, extID, string(rec.DataJSON), rec.Hash, now); err != nil {
+			id := uuid.Must(uuid.NewV7()).String()
+			if _, err := insert.ExecContext(tx.ctx, id, p.ID, seq, extID, string(rec.DataJSON), rec.Hash, now, randomPriority(id)); err != nil {
 				return fmt.Errorf("line %d: %w", rec.Line, err)
 			}
 			res.Added++

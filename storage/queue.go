@@ -13,7 +13,8 @@ import (
 // Next gives the user the next item of the project's queue and holds it for
 // them for the project's lease time. An item the user already holds is
 // given again (with its lease renewed), so reloading the page takes no
-// second item. Otherwise the first item in import order is taken that
+// second item. Otherwise the first item in the project's order (import
+// order, or by priority: see SetPriorities) is taken that
 //   - still needs annotations (fewer than the overlap asks for),
 //   - was never annotated or skipped by this user, and
 //   - has a free slot: its annotations plus live leases of other labelers
@@ -38,7 +39,7 @@ func (db *DB) Next(ctx context.Context, p *annotate.Project, userID string) (*an
 				  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = ?2 AND a.status != 'leased')
 				  AND i.done + (SELECT count(*) FROM assignments a
 					WHERE a.item_id = i.id AND a.status = 'leased' AND a.leased_until > ?3 AND a.user_id != ?2) < ?4
-				ORDER BY i.seq LIMIT 1`, p.ID, userID, now, p.Config.Overlap).Scan(&itemID)
+				ORDER BY `+queueOrder(p)+` LIMIT 1`, p.ID, userID, now, p.Config.Overlap).Scan(&itemID)
 		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return annotate.ErrQueueEmpty
