@@ -233,7 +233,6 @@ func queueOrder(p *annotate.Project) string {
 	return "i.priority, i.seq"
 }
 
-
 // LoadLearner returns the stored snapshot of a project's builtin model for
 // a block, or ENOTFOUND.
 func (db *DB) LoadLearner(ctx context.Context, projectID, model, block string) (*annotate.LearnerState, error) {
