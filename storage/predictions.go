@@ -317,3 +317,39 @@ func (db *DB) VersionsAfter(ctx context.Context, projectID, after string, limit 
 	}
 	return out, nil
 }
+
+// ShownOutcomes returns every suggestion shown on the project's annotation
+// versions with what the labeler submitted for its block and the block's
+// final value (the annotation's current version), oldest first.
+func (db *DB) ShownOutcomes(ctx context.Context, projectID string) ([]annotate.ShownOutcome, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT v.shown_json, v.values_json, cv.values_json, v.created_at
+		FROM annotation_versions v
+		JOIN annotations a ON a.id = v.annotation_id
+		JOIN annotation_versions cv ON cv.annotation_id = a.id AND cv.version = a.version
+		WHERE a.project_id = ? AND v.shown_json != '{}'
+		ORDER BY v.created_at`, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("shown outcomes: %w", err)
+	}
+	defer rows.Close()
+	var out []annotate.ShownOutcome
+	for rows.Next() {
+		var shownJSON, valuesJSON, finalJSON, created string
+		if err := rows.Scan(&shownJSON, &valuesJSON, &finalJSON, &created); err != nil {
+			return nil, fmt.Errorf("shown outcomes: %w", err)
+		}
+		var shown map[string]annotate.Suggestion
+		var values, final map[string]json.RawMessage
+		if json.Unmarshal([]byte(shownJSON), &shown) != nil || json.Unmarshal([]byte(valuesJSON), &values) != nil || json.Unmarshal([]byte(finalJSON), &final) != nil {
+			continue // a row Loupe did not write; skip rather than fail the page
+		}
+		for block, s := range shown {
+			out = append(out, annotate.ShownOutcome{Block: block, Model: s.Model, Version: s.Version, Shown: s.Value,
+				Submitted: values[block], Final: final[block], At: parseTime(created)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("shown outcomes: %w", err)
+	}
+	return out, nil
+}

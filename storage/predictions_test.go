@@ -169,3 +169,45 @@ func TestSubmitShown(t *testing.T) {
 		t.Errorf("shown_json = %s", got)
 	}
 }
+
+func TestShownOutcomes(t *testing.T) {
+	f := newFixture(t, sentimentConfig, 3, 1)
+	ctx := context.Background()
+	u := f.labelers[0]
+	shown := func(v string) map[string]json.RawMessage {
+		return map[string]json.RawMessage{"sentiment": json.RawMessage(`{"block":"sentiment","model":"learner","version":"n1","value":"` + v + `","score":0.9}`)}
+	}
+	sub := func(item, value string, base int, sh map[string]json.RawMessage) {
+		t.Helper()
+		vals := map[string]json.RawMessage{}
+		if value != "" {
+			vals["sentiment"] = json.RawMessage(`"` + value + `"`)
+		}
+		if _, _, err := f.db.Submit(ctx, f.project, f.access(u), &annotate.Submission{ItemID: item, Values: vals, BaseVersion: base, Shown: sh}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var items []string
+	for range 3 {
+		task, _ := f.db.Next(ctx, f.project, u.ID)
+		items = append(items, task.Item.ID)
+		switch len(items) {
+		case 1:
+			sub(task.Item.ID, "positive", 0, shown("positive")) // accepted
+		case 2:
+			sub(task.Item.ID, "negative", 0, shown("positive")) // edited
+		case 3:
+			f.db.Skip(ctx, f.project, u.ID, task.Item.ID)
+		}
+	}
+	// The accepted one is later changed: its suggestion was not the final label.
+	sub(items[0], "neutral", 1, nil)
+	outs, err := f.db.ShownOutcomes(ctx, f.project.ID)
+	if err != nil || len(outs) != 2 {
+		t.Fatalf("outcomes = %d, %v", len(outs), err)
+	}
+	q := annotate.SummariseQuality(outs)
+	if len(q) != 1 || q[0].Shown != 2 || q[0].Accepted != 1 || q[0].Edited != 1 || q[0].Judged != 2 || q[0].Correct != 0 {
+		t.Errorf("quality = %+v", q)
+	}
+}
