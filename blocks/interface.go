@@ -19,13 +19,15 @@ var ReservedKeys = map[string]string{
 	"ArrowLeft":  "previous item",
 	"ArrowRight": "next item",
 	"?":          "show keys",
+	"c":          "clear suggestions",
+	"r":          "ask the models again",
 	"Escape":     "close",
 	"Tab":        "move between controls",
 }
 
 // keyPool is the order in which keys are handed out to blocks whose config
 // gives none: digits first, then letters, never a reserved key.
-const keyPool = "1234567890qwertyuiopadfghjklzxcvbnm"
+const keyPool = "1234567890qwetyuiopadfghjklzxvbnm"
 
 // Interface is a project's compiled block tree: the blocks in order, the
 // value-producing ones by name, the keys they bind and the conditions that

@@ -29,6 +29,25 @@ type Page struct {
 	// Origins are the remote origins ("https://images.example.com") that
 	// media may load from; an item's URL on any other origin is not shown.
 	Origins []string
+	// Suggested says, per block name, which model's suggestion the block
+	// shows pre-filled (its value is in Values).
+	Suggested map[string]Suggested
+}
+
+// Suggested describes a suggestion shown on a block: the model, its
+// version and score (nil when the model gives none).
+type Suggested struct {
+	Model   string
+	Version string
+	Score   *float64
+}
+
+// Percent renders the score as a whole percentage: "87%".
+func (s Suggested) Percent() string {
+	if s.Score == nil {
+		return ""
+	}
+	return fmt.Sprintf("%.0f%%", *s.Score*100)
 }
 
 // View is what a block's template sees: the block, the item's data, the
@@ -44,6 +63,8 @@ type View struct {
 	Error    string
 	Hidden   bool
 	InTab    bool // the view is a tab of a tabs block, whose tab already names it
+	// Suggested is set when the block shows a model's suggestion.
+	Suggested *Suggested
 	media    func(string) string
 	origins  []string
 }
@@ -111,6 +132,9 @@ func newViews(bs []Block, pg Page, vis map[*Base]bool) []*View {
 				json.Unmarshal(raw, &v.Value)
 			}
 			v.Error = pg.Errors[name]
+			if sg, ok := pg.Suggested[name]; ok {
+				v.Suggested = &sg
+			}
 		}
 		if c, ok := b.(Container); ok {
 			v.Children = newViews(c.Children(), pg, vis)
@@ -137,7 +161,11 @@ type Renderer struct {
 // disables it, so that its inputs are neither validated by the browser nor
 // sent.
 const wrapTemplate = `{{define "wrap"}}<fieldset class="blk blk-{{.Type}}" id="{{.ID}}" data-type="{{.Type}}"` +
-	`{{with .Name}} data-name="{{.}}"{{end}}{{with .When}} data-visible-when="{{.}}"{{end}}{{if .Hidden}} hidden disabled{{end}}>` +
+	`{{with .Name}} data-name="{{.}}"{{end}}{{with .When}} data-visible-when="{{.}}"{{end}}{{if .Hidden}} hidden disabled{{end}}` +
+	`{{if .Suggested}} data-suggested{{end}}>` +
+	`{{with .Suggested}}<p class="suggested"><span class="suggested-what">Suggested by <b>{{.Model}}</b>` +
+	`{{with .Version}} <span class="muted">{{.}}</span>{{end}}{{with .Percent}} · score {{.}}{{end}}</span>` +
+	` <button type="button" class="link suggested-clear" data-clear-suggestion>Clear <kbd>c</kbd></button></p>{{end}}` +
 	`{{.HTML}}</fieldset>{{end}}`
 
 // NewRenderer parses the embedded block templates, checks that every
@@ -218,8 +246,9 @@ func (r *Renderer) renderOne(v *View) (template.HTML, error) {
 	wrap := struct {
 		Type, ID, Name, When string
 		Hidden               bool
+		Suggested            *Suggested
 		HTML                 template.HTML
-	}{Type: b.Type, ID: b.DOMID(), Name: b.Name, Hidden: v.Hidden, HTML: template.HTML(inner.String())}
+	}{Type: b.Type, ID: b.DOMID(), Name: b.Name, Hidden: v.Hidden, Suggested: v.Suggested, HTML: template.HTML(inner.String())}
 	if b.VisibleWhen != nil {
 		wrap.When = b.VisibleWhen.JSON()
 	}

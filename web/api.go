@@ -207,6 +207,10 @@ type taskJSON struct {
 	Annotation    *annotationJSON `json:"annotation"`
 	ConfigVersion int             `json:"config_version"`
 	Blocks        []blocks.Block  `json:"blocks"`
+	// Suggestions are the models' suggestions for a fresh item; send Shown
+	// back with the annotation so that Loupe knows what was suggested.
+	Suggestions map[string]annotate.Suggestion `json:"suggestions,omitempty"`
+	Shown       string                         `json:"shown,omitempty"`
 }
 
 func toTaskJSON(p *annotate.Project, t *annotate.Task) taskJSON {
@@ -231,7 +235,13 @@ func (s *Server) apiNext(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toTaskJSON(p, task))
+	out := toTaskJSON(p, task)
+	if s.cfg.Suggester != nil {
+		s.cfg.Suggester.Prefetch(p, a.User.ID)
+		out.Suggestions = s.suggestions(r.Context(), p, task.Item, nil, false)
+		out.Shown = s.signShown(out.Suggestions)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) apiItem(w http.ResponseWriter, r *http.Request) {
@@ -257,6 +267,7 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		ClientID    string                     `json:"client_id"`
 		BaseVersion int                        `json:"base_version"`
 		LeadMS      int64                      `json:"lead_ms"`
+		Shown       string                     `json:"shown"`
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		s.error(w, r, err)
@@ -267,10 +278,13 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ann, replayed, err := s.store.Submit(r.Context(), p, a, &annotate.Submission{ItemID: urlParam(r, "id"), Values: req.Values,
-		ClientID: req.ClientID, BaseVersion: req.BaseVersion, LeadMS: req.LeadMS})
+		ClientID: req.ClientID, BaseVersion: req.BaseVersion, LeadMS: req.LeadMS, Shown: s.readShown(req.Shown)})
 	if err != nil {
 		s.error(w, r, err)
 		return
+	}
+	if !replayed && s.cfg.Suggester != nil {
+		s.cfg.Suggester.Submitted(r.Context(), p, ann)
 	}
 	status := http.StatusCreated
 	if replayed {

@@ -32,6 +32,8 @@ type labelPage struct {
 	NextURL     string
 	Shortcuts   []blocks.Shortcut
 	Scripts     []string // block kinds whose script the page loads
+	Shown       string   // signed record of the suggestions shown
+	Rerun       string   // blocks whose change asks the models again, space-separated
 	Reserved    []blocks.Shortcut
 	Error       string
 }
@@ -39,6 +41,7 @@ type labelPage struct {
 var reservedKeys = []blocks.Shortcut{
 	{Key: "Enter", Action: "submit"}, {Key: "s", Action: "skip"},
 	{Key: "Backspace / ←", Action: "previous item"}, {Key: "→", Action: "next item (when revisiting)"},
+	{Key: "c", Action: "clear the models' suggestions"}, {Key: "r", Action: "ask the models again"},
 	{Key: "Tab", Action: "move between controls"}, {Key: "?", Action: "show keys"}, {Key: "Esc", Action: "close this list"},
 }
 
@@ -53,6 +56,9 @@ func (s *Server) labelNextPage(w http.ResponseWriter, r *http.Request) {
 	} else if err != nil {
 		s.error(w, r, err)
 		return
+	}
+	if task != nil && s.cfg.Suggester != nil {
+		s.cfg.Suggester.Prefetch(p, a.User.ID)
 	}
 	s.renderLabel(w, r, http.StatusOK, p, a, task, nil, nil, "")
 }
@@ -106,7 +112,28 @@ func (s *Server) renderLabel(w http.ResponseWriter, r *http.Request, status int,
 				values = task.Annotation.Values
 			}
 		}
-		views := blocks.NewViews(p.Config.Interface(), blocks.Page{Data: task.Item.Data, Values: values, Errors: blockErrs, Media: mediaURL(p.Slug), Origins: s.cfg.MediaOrigins})
+		pg := blocks.Page{Data: task.Item.Data, Values: values, Errors: blockErrs, Media: mediaURL(p.Slug), Origins: s.cfg.MediaOrigins}
+		// A fresh item shows the models' suggestions pre-filled; an item
+		// being edited, or sent back after an error, shows the labeler's
+		// own answers.
+		if task.Annotation == nil && values == nil {
+			if sgs := s.suggestions(ctx, p, task.Item, nil, false); len(sgs) > 0 {
+				pg.Values = map[string]json.RawMessage{}
+				for block, sg := range sgs {
+					pg.Values[block] = sg.Value
+				}
+				pg.Suggested = suggestedViews(sgs)
+				data.Shown = s.signShown(sgs)
+			}
+		}
+		if pc := p.Config.Predictions; pc.Shown() {
+			var rerun []string
+			for _, m := range pc.Models {
+				rerun = append(rerun, m.RerunOn...)
+			}
+			data.Rerun = strings.Join(rerun, " ")
+		}
+		views := blocks.NewViews(p.Config.Interface(), pg)
 		if data.Blocks, err = s.blocks.HTML(views); err != nil {
 			s.error(w, r, err)
 			return
@@ -196,8 +223,9 @@ func (s *Server) submitForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub := &annotate.Submission{ItemID: task.Item.ID, Values: values, BaseVersion: base,
-		ClientID: strings.TrimSpace(r.PostForm.Get("client_id")), LeadMS: s.leadTime(r.PostForm.Get("started"))}
-	_, _, err = s.store.Submit(r.Context(), p, a, sub)
+		ClientID: strings.TrimSpace(r.PostForm.Get("client_id")), LeadMS: s.leadTime(r.PostForm.Get("started")),
+		Shown: s.readShown(r.PostForm.Get(shownName))}
+	ann, replayed, err := s.store.Submit(r.Context(), p, a, sub)
 	switch loupe.ErrorCode(err) {
 	case "":
 	case loupe.EINVALID:
@@ -217,6 +245,9 @@ func (s *Server) submitForm(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.error(w, r, err)
 		return
+	}
+	if !replayed && s.cfg.Suggester != nil {
+		s.cfg.Suggester.Submitted(r.Context(), p, ann)
 	}
 	next := "/projects/" + p.Slug + "/label"
 	if base > 0 {

@@ -73,6 +73,7 @@ func (s *Server) routes() http.Handler {
 			r.With(small).Get("/items/{id}", s.apiItem)
 			r.With(small).Post("/items/{id}/annotations", s.apiSubmit)
 			r.With(small).Post("/items/{id}/skip", s.apiSkip)
+			r.With(small).Post("/items/{id}/predict", s.apiPredict)
 			r.With(small).Get("/members", s.apiMembers)
 			r.With(small).Put("/members/{user}", s.apiSetMember)
 			r.With(small).Delete("/members/{user}", s.apiRemoveMember)

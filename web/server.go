@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/securecookie"
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/blocks"
 )
@@ -60,6 +61,8 @@ type Config struct {
 	// MediaOrigins are the remote origins ("https://images.example.com")
 	// whose images and audio items may show; none by default.
 	MediaOrigins []string
+	// Suggester gives models' suggestions; nil shows none.
+	Suggester Suggester
 }
 
 // Server is Loupe's HTTP handler.
@@ -71,6 +74,7 @@ type Server struct {
 	pages    map[string]*template.Template
 	blocks   *blocks.Renderer
 	sessions *sessionStore
+	shown    *securecookie.SecureCookie // signs the suggestions a page showed
 	handler  http.Handler
 }
 
@@ -103,6 +107,8 @@ func New(store Store, cfg Config) (*Server, error) {
 		pairs = append(pairs, k, nil) // sign, do not encrypt: the cookie holds only a random id
 	}
 	s.sessions = newSessionStore(store, pairs, cfg.SecureCookies, cfg.Now)
+	s.shown = securecookie.New(cfg.SessionKeys[0], nil).MaxLength(1 << 20).MaxAge(int((24 * time.Hour) / time.Second)).
+		SetSerializer(securecookie.JSONEncoder{})
 	var err error
 	if s.blocks, err = blocks.NewRenderer(); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/loupehq/loupe"
@@ -59,6 +60,28 @@ type ExportStore interface {
 	ExportRecords(ctx context.Context, projectID string, fn func(*export.Record) error) error
 }
 
+// Suggester gives the models' suggestions for an item and learns from what
+// labelers submit. The server works without one (no project then shows
+// suggestions).
+type Suggester interface {
+	// Suggest returns, per block, the best suggestion for the item; inputs
+	// are block values that replace item fields for models that read them,
+	// and fresh asks live models again instead of using what is cached.
+	Suggest(ctx context.Context, p *annotate.Project, item *annotate.Item, inputs map[string]json.RawMessage, fresh bool) (map[string]annotate.Suggestion, error)
+	// Submitted tells the models about a new annotation version.
+	Submitted(ctx context.Context, p *annotate.Project, a *annotate.Annotation)
+	// Prefetch asks live models about the items the user will get next,
+	// in the background.
+	Prefetch(p *annotate.Project, userID string)
+	// Status reports each model of the project.
+	Status(ctx context.Context, p *annotate.Project) ([]annotate.ModelStatus, error)
+}
+
+// QualityStore reads what became of shown suggestions.
+type QualityStore interface {
+	ShownOutcomes(ctx context.Context, projectID string) ([]annotate.ShownOutcome, error)
+}
+
 // Store is everything the web server needs from storage.
 type Store interface {
 	UserStore
@@ -66,4 +89,5 @@ type Store interface {
 	ProjectStore
 	LabelStore
 	ExportStore
+	QualityStore
 }

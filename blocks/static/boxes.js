@@ -184,6 +184,15 @@ function setup(root) {
 
   drawOverlay();
   drawList();
+  // A new value set by the page (a model's fresh suggestion).
+  input.addEventListener('loupe:set', () => {
+    const next = read(input);
+    if (next === null) return;
+    boxes = next;
+    selected = -1;
+    drawOverlay();
+    drawList();
+  });
   if (!stage || !img || !overlay) return;
 
   // point returns where a pointer event is, as fractions of the image.

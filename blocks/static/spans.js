@@ -66,16 +66,26 @@ function setup(root) {
   const tokens = [...text.matchAll(WORD)].map((m) => ({ s: m.index, e: m.index + m[0].length }));
 
   let spans = [];
-  try {
-    const v = input.value ? JSON.parse(input.value) : [];
-    if (Array.isArray(v)) {
-      spans = v
-        .filter((sp) => sp && Number.isInteger(sp.start) && Number.isInteger(sp.end) && sp.start >= 0 && sp.start < sp.end && sp.end <= points && typeof sp.label === 'string')
-        .map((sp) => ({ start: toUnit(sp.start), end: toUnit(sp.end), label: sp.label }));
+  // load reads the spans from the hidden input: at start, and when the page
+  // sets a new value (a model's fresh suggestion) with a 'loupe:set' event.
+  function load() {
+    spans = [];
+    try {
+      const v = input.value ? JSON.parse(input.value) : [];
+      if (Array.isArray(v)) {
+        spans = v
+          .filter((sp) => sp && Number.isInteger(sp.start) && Number.isInteger(sp.end) && sp.start >= 0 && sp.start < sp.end && sp.end <= points && typeof sp.label === 'string')
+          .map((sp) => ({ start: toUnit(sp.start), end: toUnit(sp.end), label: sp.label }));
+      }
+    } catch {
+      // A value the server refused is shown with its error; start afresh.
     }
-  } catch {
-    // A value the server refused is shown with its error; start afresh.
   }
+  load();
+  input.addEventListener('loupe:set', () => {
+    load();
+    draw();
+  });
 
   let caret = 0; // index of the token under the caret
   let anchor = null; // where a keyboard selection started, a token index

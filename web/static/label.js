@@ -96,6 +96,87 @@ export function refresh() {
   }
 }
 
+// setValue puts a value into a block's controls, as a model suggested it,
+// and tells the page (and the block's own script, with 'loupe:set').
+export function setValue(name, value) {
+  if (!form) return;
+  const inputs = [...form.elements].filter((el) => el.name === `b.${name}`);
+  if (inputs.length === 0) return;
+  const same = (el, v) => {
+    if (el.hasAttribute('data-json')) {
+      try { return JSON.stringify(JSON.parse(el.value)) === JSON.stringify(v); } catch { return false; }
+    }
+    return el.value === String(v);
+  };
+  const first = inputs[0];
+  if (first.type === 'radio') {
+    // A pairwise value is {choice, reason}; any other is the radio's value.
+    const v = value && typeof value === 'object' && 'choice' in value ? value.choice : value;
+    inputs.forEach((el) => { el.checked = value !== undefined && same(el, v); });
+    if (value && typeof value === 'object' && 'reason' in value) {
+      const reason = form.elements.namedItem(`b.${name}.reason`);
+      if (reason) reason.value = value.reason || '';
+    }
+  } else if (first.type === 'checkbox') {
+    const list = Array.isArray(value) ? value : [];
+    inputs.forEach((el) => { el.checked = list.some((v) => same(el, v)); });
+  } else if (first.hasAttribute('data-json')) {
+    first.value = value === undefined || value === null ? '' : JSON.stringify(value);
+    first.dispatchEvent(new Event('loupe:set'));
+  } else {
+    first.value = value === undefined || value === null ? '' : String(value);
+  }
+  first.dispatchEvent(new Event('input', { bubbles: true }));
+}
+
+// clearSuggestions empties every block that shows a model's suggestion;
+// the page still records what was shown, so the suggestion counts as
+// rejected.
+function clearSuggestions(only) {
+  if (!form) return;
+  form.querySelectorAll('fieldset[data-suggested]').forEach((fs) => {
+    if (only && fs !== only) return;
+    setValue(fs.dataset.name, undefined);
+    fs.setAttribute('data-cleared', '');
+  });
+}
+
+// askAgain sends the answers so far to the models (their inputs may have
+// been edited) and puts their fresh suggestions in.
+let asking = null;
+async function askAgain() {
+  if (!form || !form.dataset.predict || asking) return;
+  const names = new Set([...form.elements].map((el) => el.name).filter((n) => n.startsWith('b.')).map((n) => n.slice(2).split('.')[0]));
+  const values = {};
+  names.forEach((n) => { const v = valueOf(n); if (v !== undefined) values[n] = v; });
+  const status = document.getElementById('predict-status');
+  if (status) status.textContent = 'Asking the models…';
+  asking = fetch(form.dataset.predict, {
+    method: 'POST', credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ values }),
+  });
+  try {
+    const resp = await asking;
+    if (!resp.ok) throw new Error(`the server answered ${resp.status}`);
+    const body = await resp.json();
+    for (const [block, sg] of Object.entries(body.suggestions || {})) {
+      setValue(block, sg.value);
+      const fs = form.querySelector(`fieldset.blk[data-name="${CSS.escape(block)}"]`);
+      if (fs) {
+        fs.setAttribute('data-suggested', '');
+        fs.removeAttribute('data-cleared');
+      }
+    }
+    const shown = form.elements.namedItem('shown');
+    if (shown && body.shown) shown.value = body.shown;
+    if (status) status.textContent = Object.keys(body.suggestions || {}).length ? 'New suggestions are in.' : 'The models had nothing new.';
+  } catch (err) {
+    if (status) status.textContent = `The models could not be asked: ${err.message}`;
+  } finally {
+    asking = null;
+  }
+}
+
 function setupTabs(root) {
   const tabs = [...root.querySelectorAll(':scope > .tab-list > [role=tab]')];
   const select = (tab, focus) => {
@@ -137,6 +218,20 @@ if (form) {
   });
   form.addEventListener('input', refresh);
   form.addEventListener('change', refresh);
+  form.addEventListener('click', (e) => {
+    const btn = e.target.closest('[data-clear-suggestion]');
+    if (btn) clearSuggestions(btn.closest('fieldset[data-suggested]'));
+  });
+  // Blocks wired to the models (rerun_on) ask them again after a pause.
+  const rerun = (form.dataset.rerun || '').split(/\s+/).filter(Boolean);
+  let rerunTimer;
+  const onRerun = (e) => {
+    const fs = e.target.closest && e.target.closest('fieldset.blk[data-name]');
+    if (!fs || !rerun.includes(fs.dataset.name) || e.type === 'loupe:set') return;
+    clearTimeout(rerunTimer);
+    rerunTimer = setTimeout(askAgain, 800);
+  };
+  if (rerun.length) form.addEventListener('input', onRerun);
   form.querySelectorAll('[data-tabs]').forEach(setupTabs);
   refresh();
 }
@@ -169,6 +264,16 @@ document.addEventListener('keydown', (e) => {
   if (key === 's' || key === 'S') {
     e.preventDefault();
     submitWith('skip');
+    return;
+  }
+  if (key === 'c') {
+    e.preventDefault();
+    clearSuggestions();
+    return;
+  }
+  if (key === 'r') {
+    e.preventDefault();
+    askAgain();
     return;
   }
   const input = [...form.querySelectorAll(`[data-key="${CSS.escape(key.toLowerCase())}"]`)].find((el) => !el.closest('fieldset[disabled]'));
