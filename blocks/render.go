@@ -65,8 +65,8 @@ type View struct {
 	InTab    bool // the view is a tab of a tabs block, whose tab already names it
 	// Suggested is set when the block shows a model's suggestion.
 	Suggested *Suggested
-	media    func(string) string
-	origins  []string
+	media     func(string) string
+	origins   []string
 }
 
 // Is reports whether the view's value is the string s.
