@@ -257,8 +257,9 @@ const (
 
 // ImportResult counts what an import did.
 type ImportResult struct {
-	Added     int // new items
-	Unchanged int // items already present with the same data (by id, or by content when there is no id)
+	Added       int // new items (for a predictions file: items given predictions)
+	Unchanged   int // items already present with the same data (by id, or by content when there is no id)
+	Predictions int // prediction rows stored (one per block of each prediction)
 }
 
 // MaxImportErrors is how many bad lines an import reports before it stops
@@ -296,6 +297,9 @@ type PredictionRecord struct {
 	Version string
 	Score   *float64
 	Values  map[string]json.RawMessage
+	// LSResults holds the result items of a prediction in Label Studio's
+	// shape until Resolve maps them to Values through the interface.
+	LSResults []blocks.LSResult
 }
 
 // ModelCall is one call Loupe made to a live model, kept for the model

@@ -9,10 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"sort"
 	"strconv"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/blocks"
 )
 
 // MaxItemBytes is the largest line an item file may hold.
@@ -31,26 +36,42 @@ type ItemRecord struct {
 }
 
 // ItemDecoder reads items from JSONL: one JSON object a line, either
-// {"data": {...}, "id": "ext-id"} or a flat object taken as the data. Blank
-// lines are skipped; a UTF-8 byte order mark and CRLF line ends are accepted.
+// {"data": {...}, "id": "ext-id", "predictions": [...]} (id and
+// predictions optional) or a flat object taken as the data. Blank lines are
+// skipped; a UTF-8 byte order mark and CRLF line ends are accepted.
 type ItemDecoder struct {
-	r    *bufio.Reader
-	line int
-	done bool
+	lr lineReader
 }
 
 // NewItemDecoder returns a decoder reading from r.
 func NewItemDecoder(r io.Reader) *ItemDecoder {
-	return &ItemDecoder{r: bufio.NewReaderSize(r, 64<<10)}
+	return &ItemDecoder{lr: lineReader{r: bufio.NewReaderSize(r, 64<<10)}}
 }
 
 // Line returns the number of the last line read.
-func (d *ItemDecoder) Line() int { return d.line }
+func (d *ItemDecoder) Line() int { return d.lr.line }
 
 // Next returns the next item, io.EOF after the last, or an EINVALID error
 // whose message starts with "line N:". After an error caused by a line too
 // long to read, Next returns io.EOF.
 func (d *ItemDecoder) Next() (*ItemRecord, error) {
+	raw, err := d.lr.next()
+	if err != nil {
+		return nil, err
+	}
+	return ParseItemLine(raw, d.lr.line)
+}
+
+// lineReader reads the non-blank lines of a JSONL file.
+type lineReader struct {
+	r    *bufio.Reader
+	line int
+	done bool
+}
+
+// next returns the next line that is not blank, without its line end and
+// (on line 1) without a byte order mark, or io.EOF.
+func (d *lineReader) next() ([]byte, error) {
 	for !d.done {
 		raw, err := d.readLine()
 		if err != nil {
@@ -62,14 +83,14 @@ func (d *ItemDecoder) Next() (*ItemRecord, error) {
 		if len(bytes.TrimSpace(raw)) == 0 {
 			continue
 		}
-		return ParseItemLine(raw, d.line)
+		return raw, nil
 	}
 	return nil, io.EOF
 }
 
 // readLine returns the next line without its line end, refusing lines over
 // MaxItemBytes without holding them in memory.
-func (d *ItemDecoder) readLine() ([]byte, error) {
+func (d *lineReader) readLine() ([]byte, error) {
 	var line []byte
 	for {
 		chunk, err := d.r.ReadSlice('\n')
@@ -102,22 +123,12 @@ func lineErrorf(line int, format string, args ...any) error {
 }
 
 // ParseItemLine parses one JSON line of an item file. line is used in error
-// messages.
+// messages. Predictions on the line are read and checked for shape, not
+// against the project's interface: ItemRecord.ResolvePredictions does that.
 func ParseItemLine(raw []byte, line int) (*ItemRecord, error) {
-	if !utf8.Valid(raw) {
-		return nil, lineErrorf(line, "not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return nil, lineErrorf(line, "not a JSON object: %s", jsonProblem(err, raw))
-	}
-	if dec.More() {
-		return nil, lineErrorf(line, "more than one JSON value on the line")
-	}
-	if obj == nil {
-		return nil, lineErrorf(line, "expected a JSON object, got null")
+	obj, err := parseObject(raw, line)
+	if err != nil {
+		return nil, err
 	}
 	rec := &ItemRecord{Line: line, Data: obj}
 	if inner, ok := obj["data"].(map[string]any); ok && isWrapper(obj) {
@@ -128,6 +139,11 @@ func ParseItemLine(raw []byte, line int) (*ItemRecord, error) {
 				return nil, lineErrorf(line, "id: %s", err)
 			}
 			rec.ExternalID = ext
+		}
+		if preds, ok := obj["predictions"]; ok {
+			if rec.Predictions, err = parsePredictions(preds); err != nil {
+				return nil, lineErrorf(line, "%s", loupe.ErrorMessage(err))
+			}
 		}
 	}
 	if len(rec.Data) == 0 {
@@ -143,11 +159,33 @@ func ParseItemLine(raw []byte, line int) (*ItemRecord, error) {
 	return rec, nil
 }
 
-// isWrapper reports whether obj is {"data": {...}} with at most an id
-// beside it, as opposed to a flat item that happens to have a data field.
+// parseObject decodes a line holding one JSON object, keeping numbers as
+// written.
+func parseObject(raw []byte, line int) (map[string]any, error) {
+	if !utf8.Valid(raw) {
+		return nil, lineErrorf(line, "not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, lineErrorf(line, "not a JSON object: %s", jsonProblem(err, raw))
+	}
+	if dec.More() {
+		return nil, lineErrorf(line, "more than one JSON value on the line")
+	}
+	if obj == nil {
+		return nil, lineErrorf(line, "expected a JSON object, got null")
+	}
+	return obj, nil
+}
+
+// isWrapper reports whether obj is {"data": {...}} with at most an id and
+// predictions beside it, as opposed to a flat item that happens to have a
+// data field.
 func isWrapper(obj map[string]any) bool {
 	for k := range obj {
-		if k != "data" && k != "id" {
+		if k != "data" && k != "id" && k != "predictions" {
 			return false
 		}
 	}
@@ -190,4 +228,446 @@ func jsonProblem(err error, raw []byte) string {
 		return "the line ends before the JSON value does"
 	}
 	return err.Error()
+}
+
+// Limits of imported predictions.
+const (
+	MaxPredictionsPerItem = 100
+	MaxModelLen           = 200 // characters of a model name or version
+)
+
+// LabelStudioModel is the model name of a prediction in Label Studio's
+// shape that names no model.
+const LabelStudioModel = "label-studio"
+
+// Keys of a prediction in each shape. Label Studio's exports carry
+// bookkeeping keys beside model_version, score and result; they are
+// accepted and not kept.
+var (
+	loupePredictionKeys = map[string]bool{"model": true, "version": true, "score": true, "values": true}
+	lsPredictionKeys    = map[string]bool{"model": true, "model_version": true, "score": true, "result": true,
+		"id": true, "task": true, "project": true, "created_at": true, "updated_at": true, "created_ago": true,
+		"cluster": true, "neighbors": true, "mislabeling": true, "model_run": true}
+	lsResultKeys = map[string]bool{"id": true, "from_name": true, "to_name": true, "type": true, "value": true,
+		"score": true, "original_width": true, "original_height": true, "image_rotation": true,
+		"origin": true, "readonly": true, "hidden": true, "parentID": true, "meta": true, "item_index": true}
+)
+
+// parsePredictions reads the predictions of a line, in Loupe's shape
+// ({"model", "version", "score", "values"}) or Label Studio's
+// ({"model_version", "score", "result"}), each prediction in either. It
+// returns an EINVALID error naming the prediction at fault.
+func parsePredictions(x any) ([]PredictionRecord, error) {
+	if x == nil {
+		return nil, nil
+	}
+	list, ok := x.([]any)
+	if !ok {
+		return nil, predErrorf("predictions must be a list of predictions, got %s", describe(x))
+	}
+	if len(list) > MaxPredictionsPerItem {
+		return nil, predErrorf("predictions: %d predictions, at most %d allowed per item", len(list), MaxPredictionsPerItem)
+	}
+	out := make([]PredictionRecord, len(list))
+	for i, p := range list {
+		obj, ok := p.(map[string]any)
+		if !ok {
+			return nil, predErrorf("predictions[%d] must be an object, got %s", i, describe(p))
+		}
+		_, hasValues := obj["values"]
+		_, hasResult := obj["result"]
+		var err error
+		switch {
+		case hasValues && hasResult:
+			err = predErrorf("has both values (Loupe's shape) and result (Label Studio's); give one")
+		case hasValues:
+			out[i], err = parseLoupePrediction(obj)
+		case hasResult:
+			out[i], err = parseLSPrediction(obj)
+		default:
+			err = predErrorf(`needs values (Loupe's shape: {"model", "version", "score", "values": {BLOCK: VALUE}}) or result (Label Studio's: {"model_version", "score", "result": [...]})`)
+		}
+		if err != nil {
+			return nil, predErrorf("predictions[%d]: %s", i, loupe.ErrorMessage(err))
+		}
+	}
+	return out, nil
+}
+
+func predErrorf(format string, args ...any) error {
+	return loupe.Errorf(loupe.EINVALID, format, args...)
+}
+
+// parseLoupePrediction reads {"model", "version", "score", "values"}.
+func parseLoupePrediction(obj map[string]any) (PredictionRecord, error) {
+	var p PredictionRecord
+	for _, k := range sortedKeys(obj) {
+		if !loupePredictionKeys[k] {
+			return p, predErrorf("unknown key %q; a prediction in Loupe's shape has model, version, score and values", k)
+		}
+	}
+	var err error
+	m, ok := obj["model"].(string)
+	if !ok || m == "" {
+		return p, predErrorf("model is required: the name of the model, a non-empty string")
+	}
+	if p.Model, err = modelText("model", m); err != nil {
+		return p, err
+	}
+	if v, ok := obj["version"]; ok && v != nil {
+		if p.Version, err = versionText("version", v); err != nil {
+			return p, err
+		}
+	}
+	if p.Score, err = score(obj["score"]); err != nil {
+		return p, err
+	}
+	vals, ok := obj["values"].(map[string]any)
+	switch {
+	case !ok:
+		return p, predErrorf("values must be an object from block name to value, got %s", describe(obj["values"]))
+	case len(vals) == 0:
+		return p, predErrorf("values is empty: give a value for at least one block")
+	}
+	p.Values = make(map[string]json.RawMessage, len(vals))
+	for name, v := range vals {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return p, predErrorf("values.%s cannot be read: %v", name, err)
+		}
+		p.Values[name] = b
+	}
+	return p, nil
+}
+
+// parseLSPrediction reads {"model_version", "score", "result"}, as Label
+// Studio's tasks and ML backends give it; "model" may name the model.
+func parseLSPrediction(obj map[string]any) (PredictionRecord, error) {
+	p := PredictionRecord{Model: LabelStudioModel}
+	for _, k := range sortedKeys(obj) {
+		if !lsPredictionKeys[k] {
+			return p, predErrorf("unknown key %q; a prediction in Label Studio's shape has model_version, score and result", k)
+		}
+	}
+	var err error
+	// Label Studio's own exports hold the id of an ML backend (or null)
+	// under model: that is no name, so only a string counts.
+	if m, ok := obj["model"].(string); ok {
+		if m == "" {
+			return p, predErrorf("model must not be empty")
+		}
+		if p.Model, err = modelText("model", m); err != nil {
+			return p, err
+		}
+	}
+	if v, ok := obj["model_version"]; ok && v != nil {
+		if p.Version, err = versionText("model_version", v); err != nil {
+			return p, err
+		}
+	}
+	if p.Score, err = score(obj["score"]); err != nil {
+		return p, err
+	}
+	list, ok := obj["result"].([]any)
+	if !ok {
+		return p, predErrorf("result must be a list of Label Studio result items, got %s", describe(obj["result"]))
+	}
+	p.LSResults = make([]blocks.LSResult, len(list))
+	for j, x := range list {
+		r, err := parseLSResult(x)
+		if err != nil {
+			return p, predErrorf("result[%d]: %s", j, loupe.ErrorMessage(err))
+		}
+		p.LSResults[j] = r
+	}
+	return p, nil
+}
+
+// parseLSResult reads one result item: {from_name, to_name, type, value}.
+func parseLSResult(x any) (blocks.LSResult, error) {
+	var r blocks.LSResult
+	obj, ok := x.(map[string]any)
+	if !ok {
+		return r, predErrorf("must be an object {from_name, to_name, type, value}, got %s", describe(x))
+	}
+	for _, k := range sortedKeys(obj) {
+		if !lsResultKeys[k] {
+			return r, predErrorf("unknown key %q; a result item has from_name, to_name, type and value", k)
+		}
+	}
+	var ok1, ok2 bool
+	r.FromName, ok1 = obj["from_name"].(string)
+	r.Type, ok2 = obj["type"].(string)
+	switch {
+	case !ok1 || r.FromName == "":
+		return r, predErrorf("from_name is required: the name of the block the result is for")
+	case !ok2 || r.Type == "":
+		return r, predErrorf("type is required, such as \"choices\" or \"labels\"")
+	}
+	if t, ok := obj["to_name"]; ok && t != nil {
+		if r.ToName, ok = t.(string); !ok {
+			return r, predErrorf("to_name must be a string")
+		}
+	}
+	if r.Value, ok = obj["value"].(map[string]any); !ok {
+		return r, predErrorf("value must be an object, got %s", describe(obj["value"]))
+	}
+	switch id := obj["id"].(type) {
+	case nil:
+	case string:
+		r.ID = id
+	case json.Number:
+		r.ID = id.String()
+	default:
+		return r, predErrorf("id must be a string")
+	}
+	var err error
+	if r.Score, err = number(obj["score"], "score"); err != nil {
+		return r, err
+	}
+	for _, dim := range []struct {
+		key string
+		to  *int
+	}{{"original_width", &r.OriginalWidth}, {"original_height", &r.OriginalHeight}} {
+		f, err := number(obj[dim.key], dim.key)
+		if err != nil {
+			return r, err
+		}
+		if f != nil {
+			if *f < 0 || *f != math.Trunc(*f) || *f > 1<<31 {
+				return r, predErrorf("%s must be a whole number of pixels", dim.key)
+			}
+			*dim.to = int(*f)
+		}
+	}
+	rot, err := number(obj["image_rotation"], "image_rotation")
+	if err != nil {
+		return r, err
+	}
+	if rot != nil {
+		r.ImageRotation = *rot
+	}
+	return r, nil
+}
+
+// modelText checks a model name: at most MaxModelLen characters, and no
+// control characters.
+func modelText(key, s string) (string, error) {
+	switch {
+	case utf8.RuneCountInString(s) > MaxModelLen:
+		return "", predErrorf("%s is longer than %d characters", key, MaxModelLen)
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return "", predErrorf("%s holds a control character", key)
+	}
+	return s, nil
+}
+
+// versionText reads a version: a string, or a number (as written).
+func versionText(key string, v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return modelText(key, v)
+	case json.Number:
+		return v.String(), nil
+	}
+	return "", predErrorf("%s must be a string, got %s", key, describe(v))
+}
+
+// score reads a prediction's score: a number from 0 to 1, or null.
+func score(x any) (*float64, error) {
+	f, err := number(x, "score")
+	if err != nil {
+		return nil, err
+	}
+	if f != nil && (*f < 0 || *f > 1) {
+		return nil, predErrorf("score must be between 0 and 1, got %v", *f)
+	}
+	return f, nil
+}
+
+// number reads an optional JSON number.
+func number(x any, key string) (*float64, error) {
+	if x == nil {
+		return nil, nil
+	}
+	n, ok := x.(json.Number)
+	if !ok {
+		return nil, predErrorf("%s must be a number, got %s", key, describe(x))
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil, predErrorf("%s must be a finite number, got %s", key, n)
+	}
+	return &f, nil
+}
+
+// describe renders a decoded JSON value for a message, cut to a readable
+// size.
+func describe(x any) string {
+	if x == nil {
+		return "nothing"
+	}
+	b, err := json.Marshal(x)
+	if err != nil {
+		return fmt.Sprintf("%v", x)
+	}
+	if r := []rune(string(b)); len(r) > 60 {
+		return string(r[:60]) + "…"
+	}
+	return string(b)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Resolve checks the prediction against a project's interface and an
+// item's data, the same way annotations are checked: every block it names
+// must exist and every value must pass the block's rules. It replaces
+// Values with their canonical form; a prediction in Label Studio's shape
+// is mapped through the interface first (by from_name) and its LSResults
+// cleared. Values that are empty ("", []) are dropped. It returns an
+// EINVALID error whose message names the block (field "values.NAME").
+func (p *PredictionRecord) Resolve(in *blocks.Interface, data map[string]any) error {
+	if p.LSResults != nil {
+		vals, err := in.FromLabelStudio(p.LSResults, data)
+		if err != nil {
+			return err
+		}
+		p.Values, p.LSResults = vals, nil
+		return nil
+	}
+	out := make(map[string]json.RawMessage, len(p.Values))
+	for _, name := range sortedKeys(p.Values) {
+		v, ok := in.Valuer(name)
+		if !ok {
+			names := make([]string, len(in.Valuers()))
+			for i, v := range in.Valuers() {
+				names[i] = v.Common().Name
+			}
+			return loupe.FieldErrorf("values."+name, "no block is named %q; blocks with values: %s", name, strings.Join(names, ", "))
+		}
+		canon, err := v.ValidateValue(p.Values[name], data)
+		if err != nil {
+			return loupe.FieldErrorf("values."+name, "block %q: %s", name, loupe.ErrorMessage(err))
+		}
+		if !emptyJSON(canon) {
+			out[name] = canon
+		}
+	}
+	p.Values = out
+	return nil
+}
+
+func emptyJSON(raw json.RawMessage) bool {
+	switch string(bytes.TrimSpace(raw)) {
+	case "", "null", `""`, "[]", "{}":
+		return true
+	}
+	return false
+}
+
+// ResolvePredictions resolves the item's predictions against a project's
+// interface (see PredictionRecord.Resolve) and refuses two predictions of
+// the same model and version for the same block. It returns an EINVALID
+// error whose message starts with "line N: predictions[I] (model M):".
+func (rec *ItemRecord) ResolvePredictions(in *blocks.Interface) error {
+	return resolvePredictions(rec.Line, rec.Predictions, in, rec.Data)
+}
+
+func resolvePredictions(line int, preds []PredictionRecord, in *blocks.Interface, data map[string]any) error {
+	type key struct{ model, version, block string }
+	seen := map[key]int{}
+	for i := range preds {
+		p := &preds[i]
+		if err := p.Resolve(in, data); err != nil {
+			return lineErrorf(line, "predictions[%d] (model %q): %s", i, p.Model, loupe.ErrorMessage(err))
+		}
+		for name := range p.Values {
+			k := key{p.Model, p.Version, name}
+			if j, dup := seen[k]; dup {
+				return lineErrorf(line, "predictions[%d] (model %q): predictions[%d] of the same model and version already gives block %q a value", i, p.Model, j, name)
+			}
+			seen[k] = i
+		}
+	}
+	return nil
+}
+
+// PredictionLine is one line of a predictions file (loupe import
+// --predictions): predictions for the item whose external id is
+// ExternalID, which must already be in the project.
+type PredictionLine struct {
+	Line        int
+	ExternalID  string
+	Predictions []PredictionRecord
+}
+
+// Resolve resolves the line's predictions against a project's interface
+// and the data of the item they attach to, as ItemRecord.ResolvePredictions
+// does.
+func (pl *PredictionLine) Resolve(in *blocks.Interface, data map[string]any) error {
+	return resolvePredictions(pl.Line, pl.Predictions, in, data)
+}
+
+// PredictionDecoder reads a predictions file: JSONL, one {"id": "ext-id",
+// "predictions": [...]} a line, each prediction in Loupe's shape or Label
+// Studio's. Blank lines are skipped; a byte order mark and CRLF line ends
+// are accepted.
+type PredictionDecoder struct {
+	lr lineReader
+}
+
+// NewPredictionDecoder returns a decoder reading from r.
+func NewPredictionDecoder(r io.Reader) *PredictionDecoder {
+	return &PredictionDecoder{lr: lineReader{r: bufio.NewReaderSize(r, 64<<10)}}
+}
+
+// Line returns the number of the last line read.
+func (d *PredictionDecoder) Line() int { return d.lr.line }
+
+// Next returns the next line's predictions, io.EOF after the last, or an
+// EINVALID error whose message starts with "line N:".
+func (d *PredictionDecoder) Next() (*PredictionLine, error) {
+	raw, err := d.lr.next()
+	if err != nil {
+		return nil, err
+	}
+	return ParsePredictionLine(raw, d.lr.line)
+}
+
+// ParsePredictionLine parses one line of a predictions file: {"id":
+// "ext-id", "predictions": [...]}, both required. line is used in error
+// messages.
+func ParsePredictionLine(raw []byte, line int) (*PredictionLine, error) {
+	obj, err := parseObject(raw, line)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range sortedKeys(obj) {
+		if k != "id" && k != "predictions" {
+			return nil, lineErrorf(line, `unknown key %q; a line of a predictions file is {"id": "ext-id", "predictions": [...]}`, k)
+		}
+	}
+	id, ok := obj["id"]
+	if !ok || id == nil {
+		return nil, lineErrorf(line, "id is required: predictions attach to the item with that external id")
+	}
+	ext, err := externalID(id)
+	if err != nil {
+		return nil, lineErrorf(line, "id: %s", err)
+	}
+	preds, err := parsePredictions(obj["predictions"])
+	switch {
+	case err != nil:
+		return nil, lineErrorf(line, "%s", loupe.ErrorMessage(err))
+	case len(preds) == 0:
+		return nil, lineErrorf(line, "predictions is missing or empty")
+	}
+	return &PredictionLine{Line: line, ExternalID: ext, Predictions: preds}, nil
 }

@@ -43,3 +43,6 @@ func (a *Audio) AccessibleName() string {
 	}
 	return "the sound"
 }
+
+// LabelStudioObjects implements LabelStudioObjecter: an Audio object.
+func (a *Audio) LabelStudioObjects() []LSObject { return []LSObject{{Tag: "Audio", Field: a.Field}} }

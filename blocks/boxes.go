@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/loupehq/loupe"
 )
 
 // Limits of a boxes block.
@@ -338,3 +340,88 @@ func boxPct(x float64) string { return strconv.FormatFloat(x*100, 'f', 4, 64) + 
 
 // boxShortPct renders a fraction as a percentage for people to read.
 func boxShortPct(x float64) string { return strconv.FormatFloat(math.Round(x*1000)/10, 'f', -1, 64) }
+
+// LabelStudioObjects implements LabelStudioObjecter: the Image of the
+// block's field.
+func (b *Boxes) LabelStudioObjects() []LSObject {
+	return []LSObject{{Tag: "Image", Field: b.Field}}
+}
+
+// LabelStudioControl implements LabelStudioMapper: <RectangleLabels> with
+// a <Label> per label in its colour, over the Image of the block's field.
+// Rotation is off: Loupe's boxes are not rotated.
+func (b *Boxes) LabelStudioControl() LSControl {
+	styles := b.LabelStyles()
+	return LSControl{
+		Tag: LSTag{Name: "RectangleLabels", Attrs: []LSAttr{{"canRotate", "false"}},
+			Children: lsOptionTags(b.Labels, "Label", func(i int, _ Option) string { return styles[i].Fill })},
+		Type:   "rectanglelabels",
+		Target: LSTarget{Tag: "Image", Field: b.Field},
+	}
+}
+
+// FromLabelStudio implements LabelStudioMapper: one result per region,
+// {"x", "y", "width", "height", "rotation", "rectanglelabels": [...]}, in
+// percent (0 to 100) of the image, and one box per label of a region. A
+// rotated region, or one drawn on a rotated image, is refused: Loupe's
+// boxes are upright. original_width and original_height are not needed.
+func (b *Boxes) FromLabelStudio(results []LSResult, _ map[string]any) (json.RawMessage, error) {
+	boxes := []map[string]any{}
+	for n, r := range results {
+		if r.ImageRotation != 0 {
+			return nil, invalidf("region %d was drawn on an image rotated by %s°; Loupe's boxes are on the upright image", n+1, boxNum(r.ImageRotation))
+		}
+		box := map[string]any{}
+		for _, key := range boxFields[:4] {
+			f, ok, err := lsNumber(r.Value, key)
+			switch {
+			case err != nil:
+				return nil, invalidf("region %d: %s", n+1, loupe.ErrorMessage(err))
+			case !ok:
+				return nil, invalidf("region %d has no value.%s (in percent of the image)", n+1, key)
+			}
+			box[key] = f / 100
+		}
+		rot, _, err := lsNumber(r.Value, "rotation")
+		if err != nil {
+			return nil, invalidf("region %d: %s", n+1, loupe.ErrorMessage(err))
+		}
+		if math.Abs(rot) > 1e-9 {
+			return nil, invalidf("region %d is rotated by %s°; Loupe's boxes are not rotated", n+1, boxNum(rot))
+		}
+		labels, err := lsStrings(r.Value, "rectanglelabels", false)
+		if err != nil {
+			return nil, invalidf("region %d: %s", n+1, loupe.ErrorMessage(err))
+		}
+		if len(labels) == 0 {
+			return nil, invalidf("region %d has no label; labels: %s", n+1, quoteList(b.Labels.values()))
+		}
+		for _, l := range labels {
+			bx := map[string]any{"label": l}
+			for k, v := range box {
+				bx[k] = v
+			}
+			boxes = append(boxes, bx)
+		}
+	}
+	return json.Marshal(boxes)
+}
+
+// ToLabelStudio implements LabelStudioMapper: one region per box, in
+// percent of the image, with rotation 0. The image's size in pixels is
+// not known, so original_width and original_height are left out.
+func (b *Boxes) ToLabelStudio(v json.RawMessage, _ map[string]any) ([]LSResult, error) {
+	var boxes []Box
+	if err := json.Unmarshal(v, &boxes); err != nil {
+		return nil, invalidf("expected a list of boxes, got %s", abbreviate(v))
+	}
+	pct := func(x float64) float64 { return math.Round(x*boxScale) / (boxScale / 100) }
+	out := make([]LSResult, len(boxes))
+	for i, bx := range boxes {
+		out[i] = LSResult{Value: map[string]any{
+			"x": pct(bx.X), "y": pct(bx.Y), "width": pct(bx.Width), "height": pct(bx.Height),
+			"rotation": 0, "rectanglelabels": []string{bx.Label},
+		}}
+	}
+	return out, nil
+}

@@ -142,3 +142,9 @@ func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// LabelStudioObjects implements LabelStudioObjecter: a Paragraphs object
+// laid out as a dialogue of {role, content} messages.
+func (ch *Chat) LabelStudioObjects() []LSObject {
+	return []LSObject{{Tag: "Paragraphs", Field: ch.Field, Attrs: []LSAttr{{"layout", "dialogue"}, {"nameKey", "role"}, {"textKey", "content"}}}}
+}

@@ -205,3 +205,54 @@ func abbreviate(v json.RawMessage) string {
 	}
 	return string(v)
 }
+
+// LabelStudioControl implements LabelStudioMapper: <Choices
+// choice="single"> with a <Choice> per option, over the interface's first
+// object.
+func (ch *Choice) LabelStudioControl() LSControl {
+	return LSControl{
+		Tag:  LSTag{Name: "Choices", Attrs: []LSAttr{{"choice", "single"}}, Children: lsOptionTags(ch.Options, "Choice", nil)},
+		Type: "choices",
+	}
+}
+
+// FromLabelStudio implements LabelStudioMapper: {"choices": ["positive"]},
+// holding exactly one choice.
+func (ch *Choice) FromLabelStudio(results []LSResult, _ map[string]any) (json.RawMessage, error) {
+	var got []string
+	for _, r := range results {
+		cs, err := lsStrings(r.Value, "choices", false)
+		if err != nil {
+			return nil, err
+		}
+		got = append(got, cs...)
+	}
+	if len(got) != 1 {
+		return nil, invalidf("a choice takes one option; Label Studio gave %d (%s)", len(got), quoteList(got))
+	}
+	return json.Marshal(got[0])
+}
+
+// ToLabelStudio implements LabelStudioMapper: one result holding the
+// option's value.
+func (ch *Choice) ToLabelStudio(v json.RawMessage, _ map[string]any) ([]LSResult, error) {
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return nil, invalidf("expected one option as a string, got %s", abbreviate(v))
+	}
+	return []LSResult{{Value: map[string]any{"choices": []string{s}}}}, nil
+}
+
+// LLMSchema implements LLMMapper: one of the option values.
+func (ch *Choice) LLMSchema() map[string]any {
+	s := map[string]any{"type": "string", "enum": ch.Options.values()}
+	if hint := optionsHint(ch.Options); hint != "" {
+		s["description"] = hint
+	}
+	return s
+}
+
+// FromLLM implements LLMMapper: the answer is the value.
+func (ch *Choice) FromLLM(v json.RawMessage, _ map[string]any) (json.RawMessage, error) {
+	return v, nil
+}

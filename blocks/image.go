@@ -79,3 +79,8 @@ func IsMediaPath(p string) bool {
 	}
 	return !strings.ContainsFunc(p, func(r rune) bool { return r == '\\' || r == ':' || unicode.IsControl(r) })
 }
+
+// LabelStudioObjects implements LabelStudioObjecter: an Image object.
+func (im *Image) LabelStudioObjects() []LSObject {
+	return []LSObject{{Tag: "Image", Field: im.Field}}
+}

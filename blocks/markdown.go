@@ -206,3 +206,9 @@ func (rawHTMLText) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 		return ast.WalkContinue, nil
 	})
 }
+
+// LabelStudioObjects implements LabelStudioObjecter: the Markdown shown as
+// a Text object (its source, as ML backends read it).
+func (m *Markdown) LabelStudioObjects() []LSObject {
+	return []LSObject{{Tag: "Text", Field: m.Field}}
+}

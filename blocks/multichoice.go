@@ -99,3 +99,62 @@ func (m *MultiChoice) Flatten(v json.RawMessage) []Cell {
 
 // ConditionValue implements Decider: the value itself.
 func (b *MultiChoice) ConditionValue(v json.RawMessage) json.RawMessage { return v }
+
+// LabelStudioControl implements LabelStudioMapper: <Choices
+// choice="multiple"> with a <Choice> per option, over the interface's
+// first object.
+func (m *MultiChoice) LabelStudioControl() LSControl {
+	return LSControl{
+		Tag:  LSTag{Name: "Choices", Attrs: []LSAttr{{"choice", "multiple"}}, Children: lsOptionTags(m.Options, "Choice", nil)},
+		Type: "choices",
+	}
+}
+
+// FromLabelStudio implements LabelStudioMapper: the choices of every
+// result, {"choices": ["wrong", "rude"]}.
+func (m *MultiChoice) FromLabelStudio(results []LSResult, _ map[string]any) (json.RawMessage, error) {
+	got := []string{}
+	for _, r := range results {
+		cs, err := lsStrings(r.Value, "choices", false)
+		if err != nil {
+			return nil, err
+		}
+		got = append(got, cs...)
+	}
+	return json.Marshal(got)
+}
+
+// ToLabelStudio implements LabelStudioMapper: one result holding the
+// chosen values.
+func (m *MultiChoice) ToLabelStudio(v json.RawMessage, _ map[string]any) ([]LSResult, error) {
+	var list []string
+	if err := json.Unmarshal(v, &list); err != nil {
+		return nil, invalidf("expected a list of options, got %s", abbreviate(v))
+	}
+	return []LSResult{{Value: map[string]any{"choices": list}}}, nil
+}
+
+// LLMSchema implements LLMMapper: a list of distinct option values, as
+// many as min and max allow.
+func (m *MultiChoice) LLMSchema() map[string]any {
+	s := map[string]any{
+		"type":        "array",
+		"items":       map[string]any{"type": "string", "enum": m.Options.values()},
+		"uniqueItems": true,
+	}
+	if m.Min > 0 {
+		s["minItems"] = m.Min
+	}
+	if m.Max > 0 {
+		s["maxItems"] = m.Max
+	}
+	if hint := optionsHint(m.Options); hint != "" {
+		s["description"] = hint
+	}
+	return s
+}
+
+// FromLLM implements LLMMapper: the answer is the value.
+func (m *MultiChoice) FromLLM(v json.RawMessage, _ map[string]any) (json.RawMessage, error) {
+	return v, nil
+}

@@ -66,3 +66,9 @@ func (p *Pair) Sides(data map[string]any) []PairSide {
 	}
 	return out
 }
+
+// LabelStudioObjects implements LabelStudioObjecter: two Text objects,
+// left first; a pairwise block compares them.
+func (p *Pair) LabelStudioObjects() []LSObject {
+	return []LSObject{{Tag: "Text", Field: p.Left}, {Tag: "Text", Field: p.Right}}
+}

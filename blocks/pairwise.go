@@ -3,6 +3,7 @@ package blocks
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -260,4 +261,97 @@ func (p *Pairwise) ConditionValue(v json.RawMessage) json.RawMessage {
 	}
 	b, _ := json.Marshal(pv.Choice)
 	return b
+}
+
+// Label Studio's Pairwise records which side was selected.
+const (
+	lsLeft  = "left"
+	lsRight = "right"
+)
+
+// LabelStudioControl implements LabelStudioMapper: a <Pairwise> over the
+// two sides of the interface's pair block (or its first two objects).
+func (p *Pairwise) LabelStudioControl() LSControl {
+	return LSControl{Tag: LSTag{Name: "Pairwise"}, Type: "pairwise", Target: LSTarget{Pair: true}}
+}
+
+// FromLabelStudio implements LabelStudioMapper: {"selected": "left"} is A,
+// "right" is B. Label Studio's Pairwise has no tie, no both-bad and no
+// reason.
+func (p *Pairwise) FromLabelStudio(results []LSResult, _ map[string]any) (json.RawMessage, error) {
+	res, err := lsOne(results, "a pairwise choice")
+	if err != nil {
+		return nil, err
+	}
+	switch sel, _ := res.Value["selected"].(string); sel {
+	case lsLeft:
+		return json.Marshal(PairValue{Choice: PairA})
+	case lsRight:
+		return json.Marshal(PairValue{Choice: PairB})
+	}
+	return nil, invalidf(`value.selected of a Label Studio pairwise result must be "left" or "right", got %s`, lsDescribe(res.Value["selected"]))
+}
+
+// ToLabelStudio implements LabelStudioMapper: A is left, B is right. A tie
+// or both bad has no Label Studio equivalent (its Pairwise selects a side
+// or nothing), so it gives no result; the reason is not carried.
+func (p *Pairwise) ToLabelStudio(v json.RawMessage, _ map[string]any) ([]LSResult, error) {
+	var pv PairValue
+	if err := json.Unmarshal(v, &pv); err != nil {
+		return nil, invalidf(`expected {"choice", "reason"}, got %s`, abbreviate(v))
+	}
+	switch pv.Choice {
+	case PairA:
+		return []LSResult{{Value: map[string]any{"selected": lsLeft}}}, nil
+	case PairB:
+		return []LSResult{{Value: map[string]any{"selected": lsRight}}}, nil
+	}
+	return nil, nil
+}
+
+// LLMSchema implements LLMMapper: {"choice", "reason"}, the choice one of
+// those allowed and the reason one of the listed reasons or free text
+// ("" for none, unless a reason is required); without reasons (reason:
+// none) only the choice.
+func (p *Pairwise) LLMSchema() map[string]any {
+	meaning := map[string]string{
+		PairA:       fmt.Sprintf("A: %s is better", p.ALabel),
+		PairB:       fmt.Sprintf("B: %s is better", p.BLabel),
+		PairTie:     "tie: both are as good",
+		PairBothBad: "both_bad: neither is acceptable",
+	}
+	var says []string
+	for _, c := range p.allowed() {
+		says = append(says, meaning[c])
+	}
+	props := map[string]any{
+		"choice": map[string]any{"type": "string", "enum": p.allowed(), "description": strings.Join(says, "; ") + "."},
+	}
+	required := []string{"choice"}
+	if p.AsksReason() {
+		reason := map[string]any{"type": "string"}
+		if len(p.Reasons) > 0 {
+			enum := p.Reasons.values()
+			if !p.ReasonRequired() {
+				enum = append(enum, "")
+			}
+			reason["enum"] = enum
+		} else {
+			reason["maxLength"] = MaxReasonLen
+		}
+		if p.ReasonRequired() {
+			reason["description"] = "Why: required."
+		} else {
+			reason["description"] = `Why, or "" for no reason.`
+		}
+		props["reason"] = reason
+		required = append(required, "reason")
+	}
+	return map[string]any{"type": "object", "properties": props, "required": required, "additionalProperties": false}
+}
+
+// FromLLM implements LLMMapper: the answer is the value (an empty reason
+// is no reason).
+func (p *Pairwise) FromLLM(v json.RawMessage, _ map[string]any) (json.RawMessage, error) {
+	return v, nil
 }

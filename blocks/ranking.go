@@ -323,3 +323,69 @@ func (r *Ranking) List(v *View) RankList {
 	}
 	return out
 }
+
+// LabelStudioObjects implements LabelStudioObjecter: the List of the
+// block's field. (Label Studio shows list items that are {id, title,
+// body}; ML backends read the ids.)
+func (r *Ranking) LabelStudioObjects() []LSObject {
+	return []LSObject{{Tag: "List", Field: r.Field}}
+}
+
+// LabelStudioControl implements LabelStudioMapper: a <Ranker> over the
+// List of the block's field.
+func (r *Ranking) LabelStudioControl() LSControl {
+	return LSControl{Tag: LSTag{Name: "Ranker"}, Type: "ranker", Target: LSTarget{Tag: "List", Field: r.Field}}
+}
+
+// FromLabelStudio implements LabelStudioMapper: {"ranker": {"NAME": [ids,
+// best first]}}, as Label Studio's Ranker without buckets saves it (the
+// key is the control's name), or the older {"ranker": [ids]}. Rankings
+// into several buckets are refused.
+func (r *Ranking) FromLabelStudio(results []LSResult, _ map[string]any) (json.RawMessage, error) {
+	res, err := lsOne(results, "a ranking")
+	if err != nil {
+		return nil, err
+	}
+	x := res.Value["ranker"]
+	if m, ok := x.(map[string]any); ok {
+		if len(m) != 1 {
+			keys := sortedKeys(m)
+			return nil, invalidf("value.ranker sorts the candidates into %d buckets (%s); Loupe takes one ranking of all candidates", len(m), quoteList(keys))
+		}
+		for _, v := range m {
+			x = v
+		}
+	}
+	ids, err := lsStrings(map[string]any{"ranker": x}, "ranker", false)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(ids)
+}
+
+// ToLabelStudio implements LabelStudioMapper: one result, {"ranker":
+// {"NAME": [ids]}}.
+func (r *Ranking) ToLabelStudio(v json.RawMessage, _ map[string]any) ([]LSResult, error) {
+	var ids []string
+	if err := json.Unmarshal(v, &ids); err != nil {
+		return nil, invalidf("expected a list of candidate ids, got %s", abbreviate(v))
+	}
+	return []LSResult{{Value: map[string]any{"ranker": map[string]any{r.Name: ids}}}}, nil
+}
+
+// LLMSchema implements LLMMapper: the ids of every candidate, best first.
+// The ids depend on the item, so they cannot be an enum; ValidateValue
+// checks that the answer ranks every candidate once.
+func (r *Ranking) LLMSchema() map[string]any {
+	return map[string]any{
+		"type":  "array",
+		"items": map[string]any{"type": "string"},
+		"description": fmt.Sprintf("The ids of all candidates in field %q, best first, each once. "+
+			"A candidate written as text has its position as id (\"0\" for the first); one written as {id, text} has its id.", r.Field),
+	}
+}
+
+// FromLLM implements LLMMapper: the answer is the value.
+func (r *Ranking) FromLLM(v json.RawMessage, _ map[string]any) (json.RawMessage, error) {
+	return v, nil
+}

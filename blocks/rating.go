@@ -205,3 +205,55 @@ func (r *Rating) Flatten(v json.RawMessage) []Cell { return []Cell{{Value: strin
 
 // ConditionValue implements Decider: the value itself.
 func (b *Rating) ConditionValue(v json.RawMessage) json.RawMessage { return v }
+
+// LabelStudioControl implements LabelStudioMapper: <Rating maxRating=N>
+// over the interface's first object.
+func (r *Rating) LabelStudioControl() LSControl {
+	return LSControl{
+		Tag:  LSTag{Name: "Rating", Attrs: []LSAttr{{"maxRating", strconv.Itoa(r.Scale)}}},
+		Type: "rating",
+	}
+}
+
+// FromLabelStudio implements LabelStudioMapper: {"rating": 4}.
+func (r *Rating) FromLabelStudio(results []LSResult, _ map[string]any) (json.RawMessage, error) {
+	res, err := lsOne(results, "a rating")
+	if err != nil {
+		return nil, err
+	}
+	f, ok, err := lsNumber(res.Value, "rating")
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, invalidf("a Label Studio rating result needs value.rating, a number from 1 to %d", r.Scale)
+	}
+	return json.Marshal(f)
+}
+
+// ToLabelStudio implements LabelStudioMapper: one result with the rating.
+func (r *Rating) ToLabelStudio(v json.RawMessage, _ map[string]any) ([]LSResult, error) {
+	var n int
+	if err := json.Unmarshal(v, &n); err != nil {
+		return nil, invalidf("expected a rating from 1 to %d, got %s", r.Scale, abbreviate(v))
+	}
+	return []LSResult{{Value: map[string]any{"rating": n}}}, nil
+}
+
+// LLMSchema implements LLMMapper: a whole number from 1 to the scale.
+func (r *Rating) LLMSchema() map[string]any {
+	s := map[string]any{"type": "integer", "minimum": 1, "maximum": r.Scale}
+	if len(r.Labels) > 0 {
+		parts := make([]string, len(r.Labels))
+		for i, l := range r.Labels {
+			parts[i] = fmt.Sprintf("%d = %s", l.Point, l.Text)
+		}
+		s["description"] = fmt.Sprintf("A rating from 1 to %d (%s).", r.Scale, strings.Join(parts, ", "))
+	}
+	return s
+}
+
+// FromLLM implements LLMMapper: the answer is the value.
+func (r *Rating) FromLLM(v json.RawMessage, _ map[string]any) (json.RawMessage, error) {
+	return v, nil
+}

@@ -7,6 +7,9 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/loupehq/loupe"
 )
 
 // MaxSpans is the most spans one value may hold, whatever max says.
@@ -381,4 +384,214 @@ func (s *Spans) View(data map[string]any, raw json.RawMessage) SpansView {
 		out.Runs = append(out.Runs, run)
 	}
 	return out
+}
+
+// LabelStudioObjects implements LabelStudioObjecter: the Text of the
+// field the spans are over.
+func (s *Spans) LabelStudioObjects() []LSObject { return []LSObject{{Tag: "Text", Field: s.Field}} }
+
+// LabelStudioControl implements LabelStudioMapper: <Labels> with a <Label>
+// per label, in the label's colour, over the Text of the block's field.
+func (s *Spans) LabelStudioControl() LSControl {
+	return LSControl{
+		Tag:    LSTag{Name: "Labels", Children: lsOptionTags(s.Labels, "Label", func(_ int, o Option) string { return s.LabelColor(o.Value) })},
+		Type:   "labels",
+		Target: LSTarget{Tag: "Text", Field: s.Field},
+	}
+}
+
+// FromLabelStudio implements LabelStudioMapper: one result per region,
+// {"start", "end", "text", "labels": [...]}, and one span per label of a
+// region. Offsets are read as code points, as Label Studio's editor and
+// its Python ML backends count them. When the region quotes a text that
+// is not at those code points but is at the same offsets counted in
+// UTF-16 units (as older Label Studio versions counted in texts with
+// emoji), the offsets are converted. A text matching neither is refused
+// by validation, which names the text at the offsets.
+func (s *Spans) FromLabelStudio(results []LSResult, data map[string]any) (json.RawMessage, error) {
+	text, err := s.itemText(data)
+	if err != nil {
+		return nil, err
+	}
+	spans := []map[string]any{}
+	for n, r := range results {
+		var off [2]int
+		for i, key := range []string{"start", "end"} {
+			f, ok, err := lsNumber(r.Value, key)
+			switch {
+			case err != nil:
+				return nil, invalidf("region %d: %s", n+1, loupe.ErrorMessage(err))
+			case !ok:
+				return nil, invalidf("region %d has no value.%s", n+1, key)
+			case f != math.Trunc(f) || math.Abs(f) > 1<<40:
+				return nil, invalidf("region %d: value.%s must be a whole number of characters, got %v", n+1, key, f)
+			}
+			off[i] = int(f)
+		}
+		start, end := off[0], off[1]
+		var claimed *string
+		if x, ok := r.Value["text"]; ok && x != nil {
+			t, ok := x.(string)
+			if !ok {
+				return nil, invalidf("region %d (%d–%d): value.text must be a string, got %s", n+1, start, end, lsDescribe(x))
+			}
+			claimed = &t
+			if !spanAt(text, start, end, t) {
+				rs, ok1 := runeOffset(text, start)
+				re, ok2 := runeOffset(text, end)
+				if ok1 && ok2 && spanAt(text, rs, re, t) {
+					start, end = rs, re
+				}
+			}
+		}
+		labels, err := lsStrings(r.Value, "labels", false)
+		if err != nil {
+			return nil, invalidf("region %d (%d–%d): %s", n+1, start, end, loupe.ErrorMessage(err))
+		}
+		if len(labels) == 0 {
+			return nil, invalidf("region %d (%d–%d) has no label; labels: %s", n+1, start, end, quoteList(s.Labels.values()))
+		}
+		for _, l := range labels {
+			sp := map[string]any{"start": start, "end": end, "label": l}
+			if claimed != nil {
+				sp["text"] = *claimed
+			}
+			spans = append(spans, sp)
+		}
+	}
+	return json.Marshal(spans)
+}
+
+// spanAt reports whether text[start:end] (in code points) is t.
+func spanAt(text []rune, start, end int, t string) bool {
+	return start >= 0 && start <= end && end <= len(text) && string(text[start:end]) == t
+}
+
+// ToLabelStudio implements LabelStudioMapper: one region per span, with
+// offsets in code points.
+func (s *Spans) ToLabelStudio(v json.RawMessage, _ map[string]any) ([]LSResult, error) {
+	var spans []Span
+	if err := json.Unmarshal(v, &spans); err != nil {
+		return nil, invalidf("expected a list of spans, got %s", abbreviate(v))
+	}
+	out := make([]LSResult, len(spans))
+	for i, sp := range spans {
+		out[i] = LSResult{Value: map[string]any{"start": sp.Start, "end": sp.End, "text": sp.Text, "labels": []string{sp.Label}}}
+	}
+	return out, nil
+}
+
+// LLMSchema implements LLMMapper: a list of {"text", "label"}. An LLM
+// quotes the text of a span rather than counting offsets, which it
+// cannot do reliably; FromLLM finds the text in the item.
+func (s *Spans) LLMSchema() map[string]any {
+	sc := map[string]any{
+		"type": "array",
+		"items": map[string]any{
+			"type": "object",
+			"properties": map[string]any{
+				"text":  map[string]any{"type": "string", "description": fmt.Sprintf("the span's text, copied exactly from field %q", s.Field)},
+				"label": map[string]any{"type": "string", "enum": s.Labels.values()},
+			},
+			"required":             []string{"text", "label"},
+			"additionalProperties": false,
+		},
+		"description": fmt.Sprintf("Spans of field %q, in the order they occur; repeat a text once for each occurrence to label.", s.Field),
+	}
+	if s.Max > 0 {
+		sc["maxItems"] = s.Max
+	}
+	return sc
+}
+
+// FromLLM implements LLMMapper. Spans come as {"text", "label"}, and each
+// is placed at the first occurrence of its text, searching from the end of
+// the span before it and then from the start of the field, that overlaps
+// no span placed before (with allow_overlap, that is not the same span
+// with the same label). So a text listed twice labels its first two
+// occurrences. A text that does not occur, or whose every occurrence is
+// taken, is an EINVALID error naming the span.
+func (s *Spans) FromLLM(v json.RawMessage, data map[string]any) (json.RawMessage, error) {
+	runes, err := s.itemText(data)
+	if err != nil {
+		return nil, err
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(v, &raw); err != nil || raw == nil {
+		return nil, invalidf(`expected a list of spans like [{"text": "Alice", "label": %q}], got %s`, s.firstLabel(), abbreviate(v))
+	}
+	if len(raw) > MaxSpans {
+		return nil, invalidf("%d spans is more than the %d a value may hold", len(raw), MaxSpans)
+	}
+	text := string(runes)
+	// starts[i] is the byte offset of rune i, for turning byte offsets
+	// into code points.
+	starts := make([]int, 0, len(runes)+1)
+	for i := range text {
+		starts = append(starts, i)
+	}
+	starts = append(starts, len(text))
+	toRune := func(b int) int { return sort.SearchInts(starts, b) }
+
+	var placed []Span
+	taken := func(start, end int, label string) bool {
+		for _, p := range placed {
+			if s.AllowOverlap {
+				if p.Start == start && p.End == end && p.Label == label {
+					return true
+				}
+			} else if start < p.End && p.Start < end {
+				return true
+			}
+		}
+		return false
+	}
+	cursor := 0 // byte offset where the previous span ended
+	for n, r := range raw {
+		var item struct {
+			Text  *string `json:"text"`
+			Label *string `json:"label"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(r))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&item); err != nil || item.Text == nil || item.Label == nil {
+			return nil, invalidf(`span %d is not {"text": "...", "label": "..."}: got %s`, n+1, abbreviate(r))
+		}
+		t, label := *item.Text, *item.Label
+		if t == "" {
+			return nil, invalidf("span %d (%s) has an empty text", n+1, label)
+		}
+		find := func(from int) (int, int, bool) {
+			for from <= len(text) {
+				j := strings.Index(text[from:], t)
+				if j < 0 {
+					return 0, 0, false
+				}
+				b := from + j
+				start, end := toRune(b), toRune(b+len(t))
+				if !taken(start, end, label) {
+					return b, b + len(t), true
+				}
+				_, size := utf8.DecodeRuneInString(text[b:])
+				from = b + size
+			}
+			return 0, 0, false
+		}
+		b, e, ok := find(cursor)
+		if !ok {
+			b, e, ok = find(0)
+		}
+		if !ok {
+			if strings.Contains(text, t) {
+				return nil, invalidf("span %d (%s %q): every occurrence of the text in field %q is already taken by an earlier span", n+1, label, t, s.Field)
+			}
+			return nil, invalidf("span %d (%s %q): the text does not occur in field %q", n+1, label, t, s.Field)
+		}
+		placed = append(placed, Span{Start: toRune(b), End: toRune(e), Label: label, Text: t})
+		cursor = e
+	}
+	if placed == nil {
+		placed = []Span{}
+	}
+	return json.Marshal(placed)
 }

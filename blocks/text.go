@@ -16,3 +16,6 @@ func (t *Text) Check(c *Checker) {
 
 // Fields implements FieldReader.
 func (t *Text) Fields() []string { return []string{t.Field} }
+
+// LabelStudioObjects implements LabelStudioObjecter: a Text object.
+func (t *Text) LabelStudioObjects() []LSObject { return []LSObject{{Tag: "Text", Field: t.Field}} }

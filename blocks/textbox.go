@@ -154,3 +154,52 @@ func normalizeNewlines(s string) string {
 
 // ConditionValue implements Decider: the value itself.
 func (b *Textbox) ConditionValue(v json.RawMessage) json.RawMessage { return v }
+
+// LabelStudioControl implements LabelStudioMapper: a <TextArea> taking one
+// text, over the interface's first object.
+func (t *Textbox) LabelStudioControl() LSControl {
+	attrs := []LSAttr{{"maxSubmissions", "1"}, {"editable", "true"}}
+	if t.Placeholder != "" {
+		attrs = append(attrs, LSAttr{"placeholder", t.Placeholder})
+	}
+	return LSControl{Tag: LSTag{Name: "TextArea", Attrs: attrs}, Type: "textarea"}
+}
+
+// FromLabelStudio implements LabelStudioMapper: {"text": ["…"]}. Several
+// texts (a TextArea that took several submissions, or several results)
+// are joined with line ends; a plain string is read as one text.
+func (t *Textbox) FromLabelStudio(results []LSResult, _ map[string]any) (json.RawMessage, error) {
+	var texts []string
+	for _, r := range results {
+		ts, err := lsStrings(r.Value, "text", true)
+		if err != nil {
+			return nil, err
+		}
+		texts = append(texts, ts...)
+	}
+	return json.Marshal(strings.Join(texts, "\n"))
+}
+
+// ToLabelStudio implements LabelStudioMapper: one result holding the text.
+func (t *Textbox) ToLabelStudio(v json.RawMessage, _ map[string]any) ([]LSResult, error) {
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return nil, invalidf("expected a text, got %s", abbreviate(v))
+	}
+	return []LSResult{{Value: map[string]any{"text": []string{s}}}}, nil
+}
+
+// LLMSchema implements LLMMapper: a string of at most max_length
+// characters.
+func (t *Textbox) LLMSchema() map[string]any {
+	max := t.MaxLength
+	if max <= 0 {
+		max = DefaultTextMax
+	}
+	return map[string]any{"type": "string", "maxLength": max}
+}
+
+// FromLLM implements LLMMapper: the answer is the value.
+func (t *Textbox) FromLLM(v json.RawMessage, _ map[string]any) (json.RawMessage, error) {
+	return v, nil
+}

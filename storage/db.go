@@ -429,6 +429,14 @@ func (tx *Tx) queryRow(query string, args ...any) row {
 	return row{Row: st.QueryRowContext(tx.ctx, args...)}
 }
 
+// changes returns the rows the connection has changed in all, to count
+// what an INSERT ... DO NOTHING really inserted.
+func (tx *Tx) changes() (int64, error) {
+	var n int64
+	err := tx.queryRow(`SELECT total_changes()`).Scan(&n)
+	return n, err
+}
+
 // prepare returns the writer's prepared statement for query. It stays
 // prepared for later transactions: callers must not close it.
 func (tx *Tx) prepare(query string) (*sql.Stmt, error) { return tx.db.stmt(query) }

@@ -36,11 +36,11 @@ func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, dec *annotat
 		if err != nil {
 			return err
 		}
-		byID, err := tx.prepare(`SELECT hash FROM items WHERE project_id = ? AND external_id = ?`)
+		byID, err := tx.prepare(`SELECT id, hash FROM items WHERE project_id = ? AND external_id = ?`)
 		if err != nil {
 			return err
 		}
-		byHash, err := tx.prepare(`SELECT 1 FROM items WHERE project_id = ? AND hash = ? AND external_id IS NULL LIMIT 1`)
+		byHash, err := tx.prepare(`SELECT id FROM items WHERE project_id = ? AND hash = ? AND external_id IS NULL LIMIT 1`)
 		if err != nil {
 			return err
 		}
@@ -66,6 +66,20 @@ func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, dec *annotat
 				bad(rec.Line, "%s", loupe.ErrorMessage(err))
 				continue
 			}
+			if err := rec.ResolvePredictions(in); err != nil {
+				problems = append(problems, loupe.ErrorMessage(err))
+				continue
+			}
+			// Predictions are stored for new items and for items already
+			// present (a file imported again adds none twice).
+			keep := func(itemID string) error {
+				if len(problems) > 0 {
+					return nil
+				}
+				n, err := storeImportedPredictions(tx, p.ID, itemID, rec.Predictions)
+				res.Predictions += n
+				return err
+			}
 			var extID any
 			if rec.ExternalID != "" {
 				if first, dup := idLines[rec.ExternalID]; dup {
@@ -73,11 +87,14 @@ func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, dec *annotat
 					continue
 				}
 				idLines[rec.ExternalID] = rec.Line
-				var hash string
-				err := byID.QueryRowContext(tx.ctx, p.ID, rec.ExternalID).Scan(&hash)
+				var have, hash string
+				err := byID.QueryRowContext(tx.ctx, p.ID, rec.ExternalID).Scan(&have, &hash)
 				switch {
 				case err == nil && hash == rec.Hash:
 					res.Unchanged++
+					if err := keep(have); err != nil {
+						return err
+					}
 					continue
 				case err == nil:
 					bad(rec.Line, "an item with id %q already exists with other data", rec.ExternalID)
@@ -92,10 +109,13 @@ func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, dec *annotat
 					continue
 				}
 				hashLines[rec.Hash] = rec.Line
-				var one int
-				err := byHash.QueryRowContext(tx.ctx, p.ID, rec.Hash).Scan(&one)
+				var have string
+				err := byHash.QueryRowContext(tx.ctx, p.ID, rec.Hash).Scan(&have)
 				if err == nil {
 					res.Unchanged++
+					if err := keep(have); err != nil {
+						return err
+					}
 					continue
 				} else if !errors.Is(err, sql.ErrNoRows) {
 					return err
@@ -110,18 +130,12 @@ func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, dec *annotat
 				return fmt.Errorf("line %d: %w", rec.Line, err)
 			}
 			res.Added++
+			if err := keep(id); err != nil {
+				return err
+			}
 		}
 		if len(problems) > 0 {
-			msg := "nothing was imported: "
-			if len(problems) == 1 {
-				msg += problems[0]
-			} else {
-				msg += fmt.Sprintf("%d problems:\n%s", len(problems), strings.Join(problems, "\n"))
-			}
-			if len(problems) >= annotate.MaxImportErrors {
-				msg += fmt.Sprintf("\n(stopped after %d problems)", annotate.MaxImportErrors)
-			}
-			return loupe.Errorf(loupe.EINVALID, "%s", msg)
+			return importFailed(problems)
 		}
 		_, err = tx.exec(`UPDATE projects SET item_count = item_count + ? WHERE id = ?`, res.Added, p.ID)
 		return err
@@ -173,6 +187,116 @@ func (db *DB) SampleItem(ctx context.Context, projectID string) (*annotate.Item,
 		return nil, notFound("the project has no items")
 	} else if err != nil {
 		return nil, fmt.Errorf("sample item: %w", err)
+	}
+	return it, nil
+}
+
+// storeImportedPredictions stores an item's imported predictions, one row
+// per block; a prediction already stored (same model, version and block)
+// is kept. It returns how many rows were new.
+func storeImportedPredictions(tx *Tx, projectID, itemID string, preds []annotate.PredictionRecord) (int, error) {
+	n := 0
+	for _, pr := range preds {
+		for block, v := range pr.Values {
+			pred := annotate.Prediction{ProjectID: projectID, ItemID: itemID, Block: block, Value: v, Score: pr.Score,
+				Model: pr.Model, ModelVersion: pr.Version, Source: annotate.SourceImport}
+			before, err := tx.changes()
+			if err != nil {
+				return n, err
+			}
+			if err := insertPrediction(tx, &pred); err != nil {
+				return n, err
+			}
+			after, err := tx.changes()
+			if err != nil {
+				return n, err
+			}
+			n += int(after - before)
+		}
+	}
+	return n, nil
+}
+
+// ImportPredictions reads a predictions file (loupe import --predictions)
+// into the project in one transaction: each line's predictions attach to
+// the item with its external id, and are validated against the interface
+// and that item. Any bad line (an unknown id, an unknown block, an invalid
+// value) fails the whole file with its line number, and nothing is stored.
+func (db *DB) ImportPredictions(ctx context.Context, p *annotate.Project, dec *annotate.PredictionDecoder) (annotate.ImportResult, error) {
+	var res annotate.ImportResult
+	in := p.Config.Interface()
+	err := db.update(ctx, func(tx *Tx) error {
+		res = annotate.ImportResult{}
+		var problems []string
+		for len(problems) < annotate.MaxImportErrors {
+			line, err := dec.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			} else if loupe.ErrorCode(err) == loupe.EINVALID {
+				problems = append(problems, loupe.ErrorMessage(err))
+				continue
+			} else if err != nil {
+				return err
+			}
+			var itemID, data string
+			err = tx.queryRow(`SELECT id, data FROM items WHERE project_id = ? AND external_id = ?`, p.ID, line.ExternalID).Scan(&itemID, &data)
+			if errors.Is(err, sql.ErrNoRows) {
+				problems = append(problems, fmt.Sprintf("line %d: no item has id %q in this project", line.Line, line.ExternalID))
+				continue
+			} else if err != nil {
+				return err
+			}
+			var itemData map[string]any
+			if err := decodeData(data, &itemData); err != nil {
+				return err
+			}
+			if err := line.Resolve(in, itemData); err != nil {
+				problems = append(problems, loupe.ErrorMessage(err))
+				continue
+			}
+			if len(problems) > 0 {
+				continue
+			}
+			n, err := storeImportedPredictions(tx, p.ID, itemID, line.Predictions)
+			if err != nil {
+				return err
+			}
+			res.Added++
+			res.Predictions += n
+		}
+		if len(problems) > 0 {
+			return importFailed(problems)
+		}
+		return nil
+	})
+	if err != nil {
+		return annotate.ImportResult{}, fmt.Errorf("import predictions: %w", err)
+	}
+	return res, nil
+}
+
+// importFailed reports an import's problems, one a line.
+func importFailed(problems []string) error {
+	msg := "nothing was imported: "
+	if len(problems) == 1 {
+		msg += problems[0]
+	} else {
+		msg += fmt.Sprintf("%d problems:\n%s", len(problems), strings.Join(problems, "\n"))
+	}
+	if len(problems) >= annotate.MaxImportErrors {
+		msg += fmt.Sprintf("\n(stopped after %d problems)", annotate.MaxImportErrors)
+	}
+	return loupe.Errorf(loupe.EINVALID, "%s", msg)
+}
+
+// ItemByExternalID returns the project's item with the external id, or
+// ENOTFOUND.
+func (db *DB) ItemByExternalID(ctx context.Context, projectID, externalID string) (*annotate.Item, error) {
+	it, err := scanItem(db.queryRow(ctx, `SELECT `+itemColumns+` FROM items WHERE project_id = ? AND external_id = ?`, projectID, externalID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("no item has id %q", externalID)
+	} else if err != nil {
+		return nil, fmt.Errorf("item by external id: %w", err)
 	}
 	return it, nil
 }

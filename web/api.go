@@ -310,6 +310,20 @@ func (s *Server) apiSkip(w http.ResponseWriter, r *http.Request) {
 // apiImport imports a JSONL body (application/x-ndjson, application/jsonl
 // or text/plain) or a multipart upload with a "file" part.
 func (s *Server) apiImport(w http.ResponseWriter, r *http.Request) {
+	s.importFile(w, r, func(p *annotate.Project, f io.Reader) (annotate.ImportResult, error) {
+		return s.store.ImportItems(r.Context(), p, annotate.NewItemDecoder(f))
+	})
+}
+
+// apiImportPredictions imports a predictions file for items already in the
+// project, in the same ways.
+func (s *Server) apiImportPredictions(w http.ResponseWriter, r *http.Request) {
+	s.importFile(w, r, func(p *annotate.Project, f io.Reader) (annotate.ImportResult, error) {
+		return s.store.ImportPredictions(r.Context(), p, annotate.NewPredictionDecoder(f))
+	})
+}
+
+func (s *Server) importFile(w http.ResponseWriter, r *http.Request, load func(*annotate.Project, io.Reader) (annotate.ImportResult, error)) {
 	p, _, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseImport)
 	if !ok {
 		return
@@ -340,12 +354,12 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	res, err := s.store.ImportItems(r.Context(), p, annotate.NewItemDecoder(f))
+	res, err := load(p, f)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"added": res.Added, "unchanged": res.Unchanged})
+	writeJSON(w, http.StatusOK, map[string]int{"added": res.Added, "unchanged": res.Unchanged, "predictions": res.Predictions})
 }
 
 type memberJSON struct {

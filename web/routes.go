@@ -70,6 +70,7 @@ func (s *Server) routes() http.Handler {
 			r.With(small).Get("/progress", s.apiProgress)
 			r.With(small).Get("/next", s.apiNext)
 			r.With(large).Post("/items", s.apiImport)
+			r.With(large).Post("/predictions", s.apiImportPredictions)
 			r.With(small).Get("/items/{id}", s.apiItem)
 			r.With(small).Post("/items/{id}/annotations", s.apiSubmit)
 			r.With(small).Post("/items/{id}/skip", s.apiSkip)

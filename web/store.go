@@ -43,6 +43,7 @@ type ProjectStore interface {
 	Members(ctx context.Context, projectID string) ([]annotate.Member, error)
 	ImportItems(ctx context.Context, p *annotate.Project, dec *annotate.ItemDecoder) (annotate.ImportResult, error)
 	SampleItem(ctx context.Context, projectID string) (*annotate.Item, error)
+	ImportPredictions(ctx context.Context, p *annotate.Project, dec *annotate.PredictionDecoder) (annotate.ImportResult, error)
 }
 
 // LabelStore is the labeling queue and the annotations made from it.

@@ -363,7 +363,7 @@ func TestCLIImport(t *testing.T) {
 	wantCLI(t, 1, []string{`project "nope" not found`}, "", "import", "--project", "nope", good, "--db", db)
 	wantCLI(t, 1, []string{"missing.jsonl"}, "", "import", "--project", cliSlug, filepath.Join(t.TempDir(), "missing.jsonl"), "--db", db)
 	wantCLI(t, 2, []string{"--project is required"}, "", "import", good, "--db", db)
-	wantCLI(t, 2, []string{"takes 1 argument"}, "", "import", "--project", cliSlug, "--db", db)
+	wantCLI(t, 2, []string{"give the items FILE (or --predictions FILE)"}, "", "import", "--project", cliSlug, "--db", db)
 }
 
 func TestCLIExport(t *testing.T) {

@@ -372,19 +372,29 @@ func runProjectAddMember(ctx context.Context, args []string, env *Env) error {
 }
 
 func runImport(ctx context.Context, args []string, env *Env) error {
-	fs := newFlags("import", "import --project SLUG FILE [--db FILE]  (FILE - reads standard input)", env)
+	fs := newFlags("import", "import --project SLUG (FILE | --predictions FILE) [--db FILE]  (FILE - reads standard input)", env)
 	db := dbFlag(fs)
 	slug := fs.String("project", "", "the project's `slug` (required)")
-	pos, err := parse(fs, args, 1)
+	preds := fs.String("predictions", "", "a predictions `file` for items already in the project (matched by external id), instead of items")
+	pos, err := parse(fs, args, -1)
 	if err != nil {
 		return err
 	}
-	if *slug == "" {
+	switch {
+	case *slug == "":
 		return fmt.Errorf("%w: --project is required", errUsage)
+	case *preds == "" && len(pos) != 1:
+		return fmt.Errorf("%w: give the items FILE (or --predictions FILE)", errUsage)
+	case *preds != "" && len(pos) != 0:
+		return fmt.Errorf("%w: give an items FILE or --predictions FILE, not both", errUsage)
+	}
+	name := *preds
+	if name == "" {
+		name = pos[0]
 	}
 	var r io.Reader = env.Stdin
-	if pos[0] != "-" {
-		f, err := os.Open(pos[0])
+	if name != "-" {
+		f, err := os.Open(name)
 		if err != nil {
 			return err
 		}
@@ -400,11 +410,23 @@ func runImport(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
+	if *preds != "" {
+		res, err := d.ImportPredictions(ctx, p, annotate.NewPredictionDecoder(r))
+		if err != nil {
+			return inFile(name, err)
+		}
+		fmt.Fprintf(env.Stdout, "Added %d predictions to %d items of %s.\n", res.Predictions, res.Added, p.Slug)
+		return nil
+	}
 	res, err := d.ImportItems(ctx, p, annotate.NewItemDecoder(r))
 	if err != nil {
-		return inFile(pos[0], err)
+		return inFile(name, err)
 	}
-	fmt.Fprintf(env.Stdout, "Imported %d items into %s (%d already present).\n", res.Added, p.Slug, res.Unchanged)
+	msg := fmt.Sprintf("Imported %d items into %s (%d already present)", res.Added, p.Slug, res.Unchanged)
+	if res.Predictions > 0 {
+		msg += fmt.Sprintf(", with %d predictions", res.Predictions)
+	}
+	fmt.Fprintln(env.Stdout, msg+".")
 	return nil
 }
 

@@ -148,3 +148,66 @@ func TestProjectValidate(t *testing.T) {
 		}
 	}
 }
+
+// Predictions come with items (Loupe's shape and Label Studio's) or later
+// from a predictions file matched by external id; a bad line changes
+// nothing and names its line.
+func TestImportPredictions(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "loupe.db")
+	cfg := filepath.Join(dir, "p.yaml")
+	os.WriteFile(cfg, []byte("title: Preds\nblocks:\n  - {type: text, field: review}\n  - {type: choice, name: sentiment, options: [positive, negative]}\n"), 0o644)
+	if code, _, errOut := runCLI(t, "", "project", "create", "--config", cfg, "--db", db); code != 0 {
+		t.Fatal(errOut)
+	}
+	items := filepath.Join(dir, "items.jsonl")
+	os.WriteFile(items, []byte(`{"id": "a", "data": {"review": "fine"}, "predictions": [{"model": "m", "version": "3", "score": 0.9, "values": {"sentiment": "positive"}}]}
+{"id": "b", "data": {"review": "bad"}, "predictions": [{"model_version": "ls-1", "score": 0.6, "result": [{"from_name": "sentiment", "to_name": "review", "type": "choices", "value": {"choices": ["negative"]}}]}]}
+{"id": "c", "data": {"review": "meh"}}
+`), 0o644)
+	code, out, errOut := runCLI(t, "", "import", "--project", "preds", items, "--db", db)
+	if code != 0 || !strings.Contains(out, "Imported 3 items into preds (0 already present), with 2 predictions.") {
+		t.Fatalf("import: %d %q %q", code, out, errOut)
+	}
+	more := filepath.Join(dir, "preds.jsonl")
+	os.WriteFile(more, []byte(`{"id": "c", "predictions": [{"model": "m", "version": "4", "values": {"sentiment": "negative"}}]}`+"\n"), 0o644)
+	if code, out, errOut := runCLI(t, "", "import", "--project", "preds", "--predictions", more, "--db", db); code != 0 || !strings.Contains(out, "Added 1 predictions to 1 items") {
+		t.Fatalf("predictions: %d %q %q", code, out, errOut)
+	}
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte(`{"id": "a", "predictions": [{"model": "m", "version": "5", "values": {"sentiment": "positive"}}]}
+{"id": "zzz", "predictions": [{"model": "m", "version": "5", "values": {"sentiment": "positive"}}]}
+{"id": "b", "predictions": [{"model": "m", "version": "5", "values": {"sentiment": "happy"}}]}
+{"id": "b", "predictions": [{"model": "m", "version": "5", "values": {"mood": "x"}}]}
+`), 0o644)
+	code, _, errOut = runCLI(t, "", "import", "--project", "preds", "--predictions", bad, "--db", db)
+	for _, want := range []string{`line 2: no item has id "zzz"`, "line 3: predictions[0]", `"happy" is not one of the options`, "line 4: predictions[0]", `mood`} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("bad predictions: exit %d, stderr lacks %q:\n%s", code, want, errOut)
+		}
+	}
+	d, err := storage.Open(db, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	p, _ := d.ProjectBySlug(ctx, "preds")
+	var n int
+	for _, id := range []string{"a", "b", "c"} {
+		it, err := d.ItemByExternalID(ctx, p.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, _ := d.ItemPredictions(ctx, it.ID)
+		n += len(ps)
+		for _, pr := range ps {
+			if pr.Model == "m" && pr.ModelVersion == "5" {
+				t.Errorf("a prediction of the refused file was stored: %+v", pr)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d predictions stored, want 3", n)
+	}
+}
