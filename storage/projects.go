@@ -291,3 +291,34 @@ func (db *DB) Members(ctx context.Context, projectID string) ([]annotate.Member,
 	}
 	return out, nil
 }
+
+// AllProjects returns every project with its current config, by slug: for
+// background jobs that visit each project.
+func (db *DB) AllProjects(ctx context.Context) ([]*annotate.Project, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT slug FROM projects ORDER BY slug`)
+	if err != nil {
+		return nil, fmt.Errorf("all projects: %w", err)
+	}
+	var slugs []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("all projects: %w", err)
+		}
+		slugs = append(slugs, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("all projects: %w", err)
+	}
+	out := make([]*annotate.Project, 0, len(slugs))
+	for _, s := range slugs {
+		p, err := db.ProjectBySlug(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

@@ -18,6 +18,8 @@ import (
 	"github.com/loupehq/loupe/annotate"
 	"github.com/loupehq/loupe/blocks"
 	"github.com/loupehq/loupe/fixtures"
+	"github.com/loupehq/loupe/models"
+	"github.com/loupehq/loupe/predict"
 	"github.com/loupehq/loupe/storage"
 	"github.com/loupehq/loupe/web"
 )
@@ -32,6 +34,8 @@ type Config struct {
 	LogLevel      string
 	MediaRoot     string
 	MediaOrigins  []string
+	ModelOrigins  []string // the origins live models may be reached at
+	PublicURL     string   // Loupe's address as others reach it (sent to Label Studio backends)
 
 	AdminPassword string   // LOUPE_ADMIN_PASSWORD: the first admin's password
 	SessionKeys   [][]byte // LOUPE_SESSION_KEY (+ _PREVIOUS): cookie signing keys
@@ -49,10 +53,12 @@ const (
 
 // Main is a running server: its database, HTTP server and background jobs.
 type Main struct {
-	Config Config
-	DB     *storage.DB
-	HTTP   *http.Server
-	Log    *slog.Logger
+	Config  Config
+	DB      *storage.DB
+	HTTP    *http.Server
+	Log     *slog.Logger
+	Runner  *models.Runner
+	Predict *predict.Service
 
 	ln       net.Listener
 	stopJobs context.CancelFunc
@@ -61,7 +67,7 @@ type Main struct {
 
 // ParseServeFlags reads the serve command's flags and environment.
 func ParseServeFlags(args []string, env *Env) (Config, error) {
-	fs := newFlags("serve", "[serve] [--addr HOST:PORT] [--db FILE] [--no-demo] [--secure-cookies]", env)
+	fs := newFlags("serve", "[serve] [--addr HOST:PORT] [--db FILE] [--no-demo] [--secure-cookies] [--media-origins URLS] [--model-origins URLS]", env)
 	var c Config
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "the address to listen on")
 	fs.StringVar(&c.DB, "db", "loupe.db", "the SQLite database `file`")
@@ -71,6 +77,8 @@ func ParseServeFlags(args []string, env *Env) (Config, error) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.MediaRoot, "media-root", "", "the folder of media files (images, audio), one sub-folder per project slug (default: DB-media beside the database)")
 	origins := fs.String("media-origins", "", "comma-separated origins (https://images.example.com) whose images and audio items may show; none by default")
+	modelOrigins := fs.String("model-origins", "", "comma-separated origins (http://ml-backend:9090) of live models that projects may call; none by default")
+	fs.StringVar(&c.PublicURL, "public-url", "", "Loupe's address as others reach it, sent to Label Studio ML backends")
 	if _, err := parse(fs, args, 0); err != nil {
 		return c, err
 	}
@@ -82,6 +90,11 @@ func ParseServeFlags(args []string, env *Env) (Config, error) {
 			return c, fmt.Errorf("%w: --media-origins: %v", errUsage, err)
 		}
 		c.MediaOrigins = append(c.MediaOrigins, o)
+	}
+	for _, o := range strings.Split(*modelOrigins, ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
+			c.ModelOrigins = append(c.ModelOrigins, o)
+		}
 	}
 	if c.MediaRoot == "" {
 		c.MediaRoot = strings.TrimSuffix(c.DB, filepath.Ext(c.DB)) + "-media"
@@ -154,8 +167,13 @@ func (m *Main) Run(ctx context.Context, env *Env) error {
 		}
 		keys = [][]byte{key}
 	}
+	if m.Runner, err = models.NewRunner(m.DB, models.Options{Allow: m.Config.ModelOrigins, Getenv: env.Getenv, Logger: m.Log,
+		Hostname: m.Config.PublicURL}); err != nil {
+		return fmt.Errorf("%w: --model-origins: %s", errUsage, loupe.ErrorMessage(err))
+	}
+	m.Predict = predict.New(m.DB, m.Runner, predict.Options{Logger: m.Log})
 	srv, err := web.New(m.DB, web.Config{SessionKeys: keys, SecureCookies: m.Config.SecureCookies, Logger: m.Log,
-		Include: fixtures.Include, MediaRoot: m.Config.MediaRoot, MediaOrigins: m.Config.MediaOrigins})
+		Include: fixtures.Include, MediaRoot: m.Config.MediaRoot, MediaOrigins: m.Config.MediaOrigins, Suggester: m.Predict})
 	if err != nil {
 		return err
 	}
@@ -281,12 +299,17 @@ func (m *Main) runJobs(ctx context.Context) {
 	defer close(m.jobsDone)
 	checkpoint := time.NewTicker(time.Minute)
 	sweep := time.NewTicker(time.Hour)
+	rescore := time.NewTicker(time.Minute)
 	defer checkpoint.Stop()
 	defer sweep.Stop()
+	defer rescore.Stop()
+	m.rescore(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-rescore.C:
+			m.rescore(ctx)
 		case <-checkpoint.C:
 			if err := m.DB.Checkpoint(ctx); err != nil && ctx.Err() == nil {
 				m.Log.Warn("checkpoint", "err", err)
@@ -295,6 +318,23 @@ func (m *Main) runJobs(ctx context.Context) {
 			if err := m.DB.Sweep(ctx); err != nil && ctx.Err() == nil {
 				m.Log.Warn("sweep", "err", err)
 			}
+		}
+	}
+}
+
+// rescore reorders the queues of projects ordered by uncertainty or
+// disagreement, from the models' latest view.
+func (m *Main) rescore(ctx context.Context) {
+	ps, err := m.DB.AllProjects(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.Log.Warn("rescore", "err", err)
+		}
+		return
+	}
+	for _, p := range ps {
+		if err := m.Predict.Rescore(ctx, p); err != nil && ctx.Err() == nil {
+			m.Log.Warn("rescore", "project", p.Slug, "err", err)
 		}
 	}
 }
@@ -311,6 +351,12 @@ func (m *Main) Close() error {
 	if m.stopJobs != nil {
 		m.stopJobs()
 		<-m.jobsDone
+	}
+	if m.Predict != nil {
+		err = errors.Join(err, m.Predict.Close())
+	}
+	if m.Runner != nil {
+		err = errors.Join(err, m.Runner.Close())
 	}
 	if m.DB != nil {
 		err = errors.Join(err, m.DB.Close())
