@@ -32,6 +32,7 @@ const (
 	refuseImport  = "only the project's managers may import items"
 	refuseExport  = "only the project's managers may export"
 	refuseConfig  = "only the project's managers may change the config"
+	refuseModels  = "only the project's managers may see its models"
 )
 
 // projectFor is project plus a role check: a user who may view the project
@@ -66,6 +67,8 @@ type projectPage struct {
 	Progress    annotate.Progress
 	Config      string // the config in the edit box
 	ConfigError string
+	Quality     []annotate.ModelQuality // for managers of projects with models
+	Chart       *qualityChart
 }
 
 func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) {
@@ -82,8 +85,15 @@ func (s *Server) renderProject(w http.ResponseWriter, r *http.Request, status in
 		s.error(w, r, err)
 		return
 	}
-	s.render(w, r, status, "project", &projectPage{page: page{Title: p.Title}, Project: p, Access: a, Progress: pr,
-		Config: config, ConfigError: configErr})
+	data := &projectPage{page: page{Title: p.Title}, Project: p, Access: a, Progress: pr, Config: config, ConfigError: configErr}
+	if a.CanManage() && p.Config.Predictions != nil {
+		if data.Quality, err = s.quality(r, p); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		data.Chart = newQualityChart(data.Quality)
+	}
+	s.render(w, r, status, "project", data)
 }
 
 // setConfig parses a new config for the project and stores it as the next

@@ -46,6 +46,7 @@ func (s *Server) routes() http.Handler {
 			r.With(small).Get("/import", s.importPage)
 			r.With(large).Post("/import", s.importForm)
 			r.With(small).Get("/export", s.exportDownload)
+			r.With(small).Get("/models", s.modelsPage)
 		})
 		r.With(small, s.requireAdmin).Get("/preview", s.previewPage)
 		r.With(small, s.requireAdmin).Post("/preview/frame", s.previewFrame)
@@ -79,6 +80,7 @@ func (s *Server) routes() http.Handler {
 			r.With(small).Put("/members/{user}", s.apiSetMember)
 			r.With(small).Delete("/members/{user}", s.apiRemoveMember)
 			r.With(small).Get("/export", s.apiExport)
+			r.With(small).Get("/models", s.apiModels)
 		})
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			s.error(w, r, notFoundf("no such API endpoint: %s %s", r.Method, r.URL.Path))

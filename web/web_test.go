@@ -100,6 +100,7 @@ type options struct {
 	MaxBody       int64
 	MaxImport     int64
 	Keys          [][]byte // session keys; one fresh key when nil
+	Suggester     web.Suggester
 }
 
 // testServer is a web.Server over a real SQLite file, served by httptest.
@@ -146,7 +147,7 @@ func newTestServer(t *testing.T, opts options) *testServer {
 		keys = [][]byte{newKey(t)}
 	}
 	temp := t.TempDir()
-	srv, err := web.New(db, web.Config{SessionKeys: keys, SecureCookies: opts.SecureCookies,
+	srv, err := web.New(db, web.Config{SessionKeys: keys, SecureCookies: opts.SecureCookies, Suggester: opts.Suggester,
 		MaxBody: opts.MaxBody, MaxImport: opts.MaxImport, Now: clk.Now, TempDir: temp})
 	if err != nil {
 		t.Fatalf("web.New: %v", err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
@@ -526,4 +527,42 @@ func runTokenCreate(ctx context.Context, args []string, env *Env) error {
 	}
 	fmt.Fprintln(env.Stdout, token)
 	return nil
+}
+
+func runModelStats(ctx context.Context, args []string, env *Env) error {
+	fs := newFlags("model stats", "model stats --project SLUG [--db FILE]", env)
+	db := dbFlag(fs)
+	slug := fs.String("project", "", "the project's `slug` (required)")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *slug == "" {
+		return fmt.Errorf("%w: --project is required", errUsage)
+	}
+	d, err := openDB(*db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.ProjectBySlug(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	outs, err := d.ShownOutcomes(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	qs := annotate.SummariseQuality(outs)
+	if len(qs) == 0 {
+		fmt.Fprintf(env.Stdout, "No suggestion of %s has been shown to a labeler yet.\n", p.Slug)
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "model\tversion\tshown\taccepted\tedited\trejected\taccept rate\tjudged\taccuracy\tregions kept\tdropped\tfirst\tlast\t")
+	for _, q := range qs {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f%%\t%d\t%.1f%%\t%d\t%d\t%s\t%s\t\n", q.Model, q.Version, q.Shown, q.Accepted, q.Edited,
+			q.Rejected, 100*q.AcceptRate(), q.Judged, 100*q.Accuracy(), q.RegionsKept, q.RegionsDropped,
+			q.First.UTC().Format("2006-01-02"), q.Last.UTC().Format("2006-01-02"))
+	}
+	return tw.Flush()
 }

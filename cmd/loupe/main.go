@@ -13,6 +13,7 @@
 //	loupe import --project SLUG FILE
 //	loupe export --project SLUG [--format jsonl] [--out FILE]
 //	loupe token create USER [--name NAME]
+//	loupe model stats --project SLUG
 //	loupe bench [flags]
 package main
 
@@ -75,9 +76,10 @@ Usage:
   loupe project validate FILE     check a config: every problem as FILE:LINE:COL: FIELD: MESSAGE
   loupe project set-config SLUG --config FILE
   loupe project add-member SLUG USER --role labeler|reviewer|manager
-  loupe import --project SLUG FILE
+  loupe import --project SLUG (FILE | --predictions FILE)
   loupe export --project SLUG [--format jsonl] [--out FILE]
   loupe token create USER [--name NAME]
+  loupe model stats --project SLUG  how often each model's suggestions were accepted, edited or rejected
   loupe bench [flags]            load-test the HTTP API against a bare baseline
 
 Every command takes --db FILE (default loupe.db). Run "loupe COMMAND --help" for its flags.
@@ -99,6 +101,8 @@ func dispatch(ctx context.Context, args []string, env *Env) error {
 		return runImport(ctx, rest, env)
 	case "export":
 		return runExport(ctx, rest, env)
+	case "model":
+		return sub(ctx, "model", rest, env, map[string]command{"stats": runModelStats})
 	case "token":
 		return sub(ctx, "token", rest, env, map[string]command{"create": runTokenCreate})
 	case "bench":

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/annotate"
 	"github.com/loupehq/loupe/fixtures"
 	"github.com/loupehq/loupe/storage"
 )
@@ -209,5 +212,39 @@ func TestImportPredictions(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("%d predictions stored, want 3", n)
+	}
+}
+
+func TestModelStats(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "loupe.db")
+	cfg := filepath.Join(dir, "p.yaml")
+	os.WriteFile(cfg, []byte("title: Stats\npredictions:\n  models:\n    - {name: learner, type: builtin, fields: [review], blocks: [sentiment]}\nblocks:\n  - {type: text, field: review}\n  - {type: choice, name: sentiment, options: [positive, negative]}\n"), 0o644)
+	runCLI(t, "", "project", "create", "--config", cfg, "--db", db)
+	if code, out, _ := runCLI(t, "", "model", "stats", "--project", "stats", "--db", db); code != 0 || !strings.Contains(out, "No suggestion of stats has been shown") {
+		t.Errorf("empty stats: %d %q", code, out)
+	}
+	items := filepath.Join(dir, "items.jsonl")
+	os.WriteFile(items, []byte("{\"review\": \"a\"}\n{\"review\": \"b\"}\n"), 0o644)
+	runCLI(t, "", "import", "--project", "stats", items, "--db", db)
+	d, err := storage.Open(db, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	admin, _ := d.CreateUser(ctx, "root", loupe.RoleAdmin, loupe.DummyPasswordHash)
+	p, _ := d.ProjectBySlug(ctx, "stats")
+	for _, answer := range []string{"positive", "negative"} {
+		task, _ := d.Next(ctx, p, admin.ID)
+		shown := map[string]json.RawMessage{"sentiment": json.RawMessage(`{"block":"sentiment","model":"learner","version":"n1","value":"positive"}`)}
+		if _, _, err := d.Submit(ctx, p, annotate.Access{User: admin}, &annotate.Submission{ItemID: task.Item.ID,
+			Values: map[string]json.RawMessage{"sentiment": json.RawMessage(`"` + answer + `"`)}, Shown: shown}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close()
+	code, out, errOut := runCLI(t, "", "model", "stats", "--project", "stats", "--db", db)
+	if code != 0 || !strings.Contains(out, "accept rate") || !regexp.MustCompile(`learner\s+n1\s+2\s+1\s+1\s+0\s+50\.0%\s+2\s+50\.0%`).MatchString(out) {
+		t.Errorf("stats: %d %q %q", code, out, errOut)
 	}
 }
