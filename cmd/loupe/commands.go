@@ -71,6 +71,21 @@ func openDB(path string) (*storage.DB, error) {
 	return storage.Open(path, storage.Options{})
 }
 
+// openProject opens the database and finds the project; the caller closes
+// the database.
+func openProject(ctx context.Context, path, slug string) (*storage.DB, *annotate.Project, error) {
+	d, err := openDB(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := d.ProjectBySlug(ctx, slug)
+	if err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	return d, p, nil
+}
+
 // inFile prefixes the message of a Loupe error with the file it is about,
 // keeping its code.
 func inFile(path string, err error) error {
@@ -328,15 +343,11 @@ func runProjectSetConfig(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	d, err := openDB(*db)
+	d, p, err := openProject(ctx, *db, pos[0])
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	p, err := d.ProjectBySlug(ctx, pos[0])
-	if err != nil {
-		return err
-	}
 	v, err := d.UpdateConfig(ctx, p.ID, src, cfg, nil)
 	if err != nil {
 		return inFile(*configPath, err)
@@ -356,15 +367,11 @@ func runProjectAddMember(ctx context.Context, args []string, env *Env) error {
 	if *role == "" {
 		return fmt.Errorf("%w: --role is required: labeler, reviewer or manager", errUsage)
 	}
-	d, err := openDB(*db)
+	d, p, err := openProject(ctx, *db, pos[0])
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	p, err := d.ProjectBySlug(ctx, pos[0])
-	if err != nil {
-		return err
-	}
 	if err := d.SetMember(ctx, p.ID, pos[1], *role); err != nil {
 		return err
 	}
@@ -402,15 +409,11 @@ func runImport(ctx context.Context, args []string, env *Env) error {
 		defer f.Close()
 		r = f
 	}
-	d, err := openDB(*db)
+	d, p, err := openProject(ctx, *db, *slug)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	p, err := d.ProjectBySlug(ctx, *slug)
-	if err != nil {
-		return err
-	}
 	if *preds != "" {
 		res, err := d.ImportPredictions(ctx, p, annotate.NewPredictionDecoder(r))
 		if err != nil {
@@ -446,15 +449,11 @@ func runExport(ctx context.Context, args []string, env *Env) error {
 	if _, err := export.LookupFormat(*formatName); err != nil {
 		return err
 	}
-	d, err := openDB(*db)
+	d, p, err := openProject(ctx, *db, *slug)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	p, err := d.ProjectBySlug(ctx, *slug)
-	if err != nil {
-		return err
-	}
 	write := func(w io.Writer) (int, error) {
 		enc := export.NewJSONLEncoder(w)
 		n := 0
@@ -539,15 +538,11 @@ func runModelStats(ctx context.Context, args []string, env *Env) error {
 	if *slug == "" {
 		return fmt.Errorf("%w: --project is required", errUsage)
 	}
-	d, err := openDB(*db)
+	d, p, err := openProject(ctx, *db, *slug)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	p, err := d.ProjectBySlug(ctx, *slug)
-	if err != nil {
-		return err
-	}
 	outs, err := d.ShownOutcomes(ctx, p.ID)
 	if err != nil {
 		return err
