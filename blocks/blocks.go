@@ -18,6 +18,7 @@ const (
 	CategoryDisplay  = "display"
 	CategoryLabeling = "labeling"
 	CategoryLayout   = "layout"
+	CategoryFeedback = "feedback" // feedback on a prediction or an answer: each value is also a feedback event
 )
 
 // Base holds the fields every block has. Kinds embed it inline.

@@ -38,6 +38,7 @@ type Config struct {
 	// disagreement.
 	Order       string            `yaml:"order,omitempty" json:"order"`
 	Predictions *PredictionConfig `yaml:"predictions,omitempty" json:"predictions,omitempty"`
+	Review      *ReviewConfig     `yaml:"review,omitempty" json:"review,omitempty"`
 	Blocks      []Block           `yaml:"blocks" json:"blocks"`
 
 	iface  *Interface
@@ -133,6 +134,9 @@ func Parse(src Source) (*Config, error) {
 		p.checkSettings(cfg, base)
 		cfg.iface = p.compile(cfg.Blocks, base)
 		p.checkPredictions(cfg, base, !base.failed["predictions"])
+		if !base.failed["review"] {
+			p.checkReview(cfg, base)
+		}
 	}
 	if len(p.errs) > 0 {
 		return nil, configErrors(p.errs)

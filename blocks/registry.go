@@ -31,6 +31,11 @@ var kinds = map[string]Kind{
 	"rating":      {Type: "rating", Category: CategoryLabeling, New: func() Block { return &Rating{} }},
 	"ranking":     {Type: "ranking", Category: CategoryLabeling, New: func() Block { return &Ranking{} }},
 	"pairwise":    {Type: "pairwise", Category: CategoryLabeling, New: func() Block { return &Pairwise{} }},
+	// feedback
+	"verdict": {Type: "verdict", Category: CategoryFeedback, New: func() Block { return &Verdict{} }},
+	"thumbs":  {Type: "thumbs", Category: CategoryFeedback, New: func() Block { return &Thumbs{} }},
+	"comment": {Type: "comment", Category: CategoryFeedback, New: func() Block { return &Comment{} }},
+	"flag":    {Type: "flag", Category: CategoryFeedback, New: func() Block { return &Flag{} }},
 	// layout
 	"group":  {Type: "group", Category: CategoryLayout, New: func() Block { return &Group{} }},
 	"row":    {Type: "row", Category: CategoryLayout, New: func() Block { return &Row{} }},
