@@ -151,6 +151,9 @@ type Annotation struct {
 	LeadMS        int64
 	CreatedAt     time.Time // when version 1 was made
 	UpdatedAt     time.Time // when this version was made
+	// AuthorName is who made this version when it was not the labeler: the
+	// reviewer who fixed it. "" otherwise.
+	AuthorName string
 }
 
 // Submission is a labeler's request to store values for an item: a first
@@ -228,6 +231,25 @@ type Task struct {
 	Annotation *Annotation
 	Status     string // the item's state for this labeler; "" when never given to them
 	LeaseUntil time.Time
+	// Returned is set when a reviewer sent the labeler's annotation back
+	// to them, until they submit a fix.
+	Returned *Return
+}
+
+// Return is a reviewer's rejection of a labeler's annotation, as the
+// labeler sees it.
+type Return struct {
+	ReviewID string
+	Reviewer string
+	Comment  string
+	At       time.Time
+}
+
+// CanReview reports whether the user may review the project's items:
+// take them from the review queue, approve, reject, fix and adjudicate, and
+// read every item's history and the project's audit log.
+func (a Access) CanReview() bool {
+	return a.User.IsAdmin() || a.CanView() && (a.Role == RoleReviewer || a.Role == RoleManager)
 }
 
 // CanSeeAllItems reports whether the user may open any item of the project,

@@ -61,27 +61,27 @@ const TimeLayout = "2006-01-02T15:04:05.000000Z"
 // project's, or the server's), so that changing, removing or reordering a
 // stored event breaks the chain from there on.
 type Event struct {
-	Seq      int64  // position among all events (storage)
-	ID       string // a UUID
-	Chain    string // the project's id, or ServerChain
-	ChainSeq int64  // 1, 2, … within the chain
-	At       time.Time
+	Seq      int64     `json:"seq"` // position among all events (storage)
+	ID       string    `json:"id"`  // a UUID
+	Chain    string    `json:"chain"`
+	ChainSeq int64     `json:"chain_seq"` // 1, 2, … within the chain
+	At       time.Time `json:"at"`
 
-	ActorID   string // "" for Loupe itself
-	ActorName string
-	Kind      string
+	ActorID   string `json:"actor_id"` // "" for Loupe itself and the command line
+	ActorName string `json:"actor"`
+	Kind      string `json:"kind"`
 
 	// What the event is about; empty when not applicable.
-	ItemID            string
-	AnnotationID      string
-	AnnotationVersion int
-	PredictionID      string
-	Block             string
+	ItemID            string `json:"item_id,omitempty"`
+	AnnotationID      string `json:"annotation_id,omitempty"`
+	AnnotationVersion int    `json:"annotation_version,omitempty"`
+	PredictionID      string `json:"prediction_id,omitempty"`
+	Block             string `json:"block,omitempty"`
 
-	Payload json.RawMessage // canonical JSON object
+	Payload json.RawMessage `json:"payload"` // canonical JSON object
 
-	PrevHash string
-	Hash     string
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash"`
 }
 
 // ProjectID is the project the event belongs to ("" for server events).

@@ -10,6 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/blocks"
+	"github.com/loupehq/loupe/feedback"
 )
 
 // Submit stores a user's annotation of an item: version 1 the first time,
@@ -103,12 +105,15 @@ func (db *DB) Submit(ctx context.Context, p *annotate.Project, access annotate.A
 		if sub.ClientID != "" {
 			clientID = sub.ClientID
 		}
-		if _, err := tx.exec(`INSERT INTO annotation_versions (annotation_id, version, values_json, config_version, client_id, lead_ms, created_at, shown_json)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.Version, string(values), p.ConfigVersion, clientID, sub.LeadMS, now, shown); err != nil {
+		if _, err := tx.exec(`INSERT INTO annotation_versions (annotation_id, version, values_json, config_version, client_id, lead_ms, created_at, shown_json, author_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.Version, string(values), p.ConfigVersion, clientID, sub.LeadMS, now, shown, user.ID); err != nil {
+			return err
+		}
+		if err := recordAnnotation(tx, p, a, cur, sub, user); err != nil {
 			return err
 		}
 		out = a
-		return nil
+		return settle(tx, p, item.ID)
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("submit: %w", err)
@@ -155,14 +160,15 @@ func currentAnnotation(tx *Tx, itemID, userID string) (*annotate.Annotation, err
 }
 
 const annotationSelect = `SELECT a.id, a.project_id, a.item_id, a.user_id, u.name, v.version, v.config_version, v.values_json,
-	coalesce(v.client_id, ''), v.lead_ms, a.created_at, v.created_at
+	coalesce(v.client_id, ''), v.lead_ms, a.created_at, v.created_at,
+	coalesce((SELECT name FROM users WHERE id = v.author_id AND v.author_id != a.user_id), '')
 	FROM annotations a JOIN annotation_versions v ON v.annotation_id = a.id JOIN users u ON u.id = a.user_id`
 
 func scanAnnotation(row interface{ Scan(...any) error }) (*annotate.Annotation, error) {
 	var a annotate.Annotation
 	var values, created, updated string
 	if err := row.Scan(&a.ID, &a.ProjectID, &a.ItemID, &a.UserID, &a.UserName, &a.Version, &a.ConfigVersion, &values,
-		&a.ClientID, &a.LeadMS, &created, &updated); err != nil {
+		&a.ClientID, &a.LeadMS, &created, &updated, &a.AuthorName); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(values), &a.Values); err != nil {
@@ -231,4 +237,77 @@ func (db *DB) Progress(ctx context.Context, p *annotate.Project, userID string) 
 	}
 	pr.MyTotal = pr.MyDone + max(0, pr.ProjectTotal-pr.ProjectDone-openTouched)
 	return pr, nil
+}
+
+// recordAnnotation appends the events of a stored annotation version: the
+// version itself, and one feedback event for each feedback block whose
+// value it sets or changes. A version that fixes a returned annotation
+// says which review it answers, and ends the return.
+func recordAnnotation(tx *Tx, p *annotate.Project, a *annotate.Annotation, cur *annotate.Annotation, sub *annotate.Submission, user *loupe.User) error {
+	var prev map[string]json.RawMessage
+	payload := map[string]any{"values": a.Values, "config_version": a.ConfigVersion, "lead_ms": a.LeadMS}
+	kind := feedback.KindAnnotationCreated
+	if cur != nil {
+		kind = feedback.KindAnnotationEdited
+		var raw string
+		if err := tx.queryRow(`SELECT values_json FROM annotation_versions WHERE annotation_id = ? AND version = ?`, cur.ID, cur.Version).Scan(&raw); err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(raw), &prev); err != nil {
+			return fmt.Errorf("annotation %s version %d: %w", cur.ID, cur.Version, err)
+		}
+		var returnedBy sql.NullString
+		if err := tx.queryRow(`SELECT returned_by FROM annotations WHERE id = ?`, a.ID).Scan(&returnedBy); err != nil {
+			return err
+		}
+		if returnedBy.Valid {
+			payload["fixes_review"] = returnedBy.String
+			if _, err := tx.exec(`UPDATE annotations SET returned_by = NULL WHERE id = ?`, a.ID); err != nil {
+				return err
+			}
+		}
+	}
+	if len(sub.Shown) > 0 {
+		payload["shown"] = sub.Shown
+	}
+	ev := newEvent(p.ID, kind, payload)
+	ev.ActorID, ev.ActorName = user.ID, user.Name
+	ev.ItemID, ev.AnnotationID, ev.AnnotationVersion = a.ItemID, a.ID, a.Version
+	if err := tx.appendEvent(ev); err != nil {
+		return err
+	}
+	for _, v := range p.Config.Interface().Valuers() {
+		name := v.Common().Name
+		if k, _ := blocks.LookupKind(v.Common().Type); k.Category != blocks.CategoryFeedback {
+			continue
+		}
+		val, ok := a.Values[name]
+		if !ok || string(val) == "null" || string(val) == string(prev[name]) {
+			continue
+		}
+		fe := newEvent(p.ID, feedback.KindFeedback, map[string]any{"type": v.Common().Type, "value": val})
+		fe.ActorID, fe.ActorName = user.ID, user.Name
+		fe.ItemID, fe.AnnotationID, fe.AnnotationVersion, fe.Block = a.ItemID, a.ID, a.Version, name
+		fe.PredictionID = shownPrediction(sub.Shown, v)
+		if err := tx.appendEvent(fe); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shownPrediction returns the id of the prediction a feedback block judges:
+// the suggestion shown in the block it targets, if any.
+func shownPrediction(shown map[string]json.RawMessage, v blocks.Valuer) string {
+	t, ok := v.(interface{ Target() string })
+	if !ok || t.Target() == "" {
+		return ""
+	}
+	var sg struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(shown[t.Target()], &sg) != nil {
+		return ""
+	}
+	return sg.ID
 }

@@ -64,9 +64,10 @@ type DB struct {
 
 // Tx is a write transaction, with the time captured once when it began.
 type Tx struct {
-	db  *DB
-	ctx context.Context
-	now time.Time
+	db    *DB
+	ctx   context.Context
+	now   time.Time
+	actor *loupe.User // who the events appended are by (nil: Loupe itself)
 }
 
 type writeOp struct {
@@ -347,7 +348,7 @@ func (db *DB) commit(batch []*writeOp) {
 			fail(fmt.Errorf("savepoint: %w", err))
 			return
 		}
-		errs[i] = run(op.fn, &Tx{db: db, ctx: context.Background(), now: db.now().UTC()})
+		errs[i] = run(op.fn, &Tx{db: db, ctx: context.Background(), now: db.now().UTC(), actor: loupe.ActorFrom(op.ctx)})
 		var err error
 		if errs[i] != nil {
 			err = db.execW("ROLLBACK TO op")

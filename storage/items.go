@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/feedback"
 )
 
 // ImportItems reads items from dec into the project in one transaction:
@@ -137,8 +138,17 @@ func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, dec *annotat
 		if len(problems) > 0 {
 			return importFailed(problems)
 		}
-		_, err = tx.exec(`UPDATE projects SET item_count = item_count + ? WHERE id = ?`, res.Added, p.ID)
-		return err
+		if res.Added == 0 && res.Predictions == 0 {
+			return nil
+		}
+		if _, err = tx.exec(`UPDATE projects SET item_count = item_count + ? WHERE id = ?`, res.Added, p.ID); err != nil {
+			return err
+		}
+		payload := map[string]any{"added": res.Added, "unchanged": res.Unchanged, "predictions": res.Predictions}
+		if res.Added > 0 {
+			payload["first_seq"], payload["last_seq"] = seq-int64(res.Added)+1, seq
+		}
+		return tx.record(p.ID, feedback.KindItemsImported, payload)
 	})
 	if err != nil {
 		return annotate.ImportResult{}, fmt.Errorf("import items: %w", err)
@@ -267,7 +277,10 @@ func (db *DB) ImportPredictions(ctx context.Context, p *annotate.Project, dec *a
 		if len(problems) > 0 {
 			return importFailed(problems)
 		}
-		return nil
+		if res.Predictions == 0 {
+			return nil
+		}
+		return tx.record(p.ID, feedback.KindPredictionsImported, map[string]any{"items": res.Added, "predictions": res.Predictions})
 	})
 	if err != nil {
 		return annotate.ImportResult{}, fmt.Errorf("import predictions: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
 	"github.com/loupehq/loupe/blocks"
+	"github.com/loupehq/loupe/feedback"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -85,8 +86,15 @@ func (db *DB) CreateProject(ctx context.Context, slug, source string, cfg *block
 		if creator != nil && !creator.IsAdmin() {
 			_, err = tx.exec(`INSERT INTO project_members (project_id, user_id, role, added_at) VALUES (?, ?, ?, ?)`,
 				p.ID, creator.ID, annotate.RoleManager, fmtTime(tx.now))
+			if err != nil {
+				return err
+			}
 		}
-		return err
+		ev := newEvent(p.ID, feedback.KindProjectCreated, map[string]any{"slug": slug, "title": cfg.Title, "config_version": 1, "source": source})
+		if creator != nil {
+			ev.ActorID, ev.ActorName = creator.ID, creator.Name
+		}
+		return tx.appendEvent(ev)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create project: %w", err)
@@ -131,8 +139,14 @@ func (db *DB) UpdateConfig(ctx context.Context, projectID, source string, cfg *b
 			cfg.Overlap, projectID, cfg.Overlap); err != nil {
 			return err
 		}
-		_, err = tx.exec(`UPDATE projects SET complete_count = (SELECT count(*) FROM items WHERE project_id = ?1 AND complete = 1) WHERE id = ?1`, projectID)
-		return err
+		if _, err = tx.exec(`UPDATE projects SET complete_count = (SELECT count(*) FROM items WHERE project_id = ?1 AND complete = 1) WHERE id = ?1`, projectID); err != nil {
+			return err
+		}
+		ev := newEvent(projectID, feedback.KindConfigChanged, map[string]any{"version": version, "title": cfg.Title, "source": source})
+		if by != nil {
+			ev.ActorID, ev.ActorName = by.ID, by.Name
+		}
+		return tx.appendEvent(ev)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("update config: %w", err)
@@ -236,12 +250,25 @@ func (db *DB) SetMember(ctx context.Context, projectID, userName, role string) e
 		} else if err != nil {
 			return err
 		}
+		var prev string
+		if err := tx.queryRow(`SELECT role FROM project_members WHERE project_id = ? AND user_id = ?`, projectID, userID).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if prev == role {
+			return nil
+		}
 		_, err = tx.exec(`INSERT INTO project_members (project_id, user_id, role, added_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role`, projectID, userID, role, fmtTime(tx.now))
 		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 			return notFound("project not found")
+		} else if err != nil {
+			return err
 		}
-		return err
+		kind, payload := feedback.KindMemberAdded, map[string]any{"user": userName, "user_id": userID, "role": role}
+		if prev != "" {
+			kind, payload["previous_role"] = feedback.KindMemberRoleChanged, prev
+		}
+		return tx.record(projectID, kind, payload)
 	})
 	if err != nil {
 		return fmt.Errorf("set member: %w", err)
@@ -253,14 +280,15 @@ func (db *DB) SetMember(ctx context.Context, projectID, userName, role string) e
 // they were not a member.
 func (db *DB) RemoveMember(ctx context.Context, projectID, userName string) error {
 	err := db.update(ctx, func(tx *Tx) error {
-		res, err := tx.exec(`DELETE FROM project_members WHERE project_id = ? AND user_id = (SELECT id FROM users WHERE name = ?)`, projectID, userName)
-		if err != nil {
+		var userID, role string
+		err := tx.queryRow(`DELETE FROM project_members WHERE project_id = ? AND user_id = (SELECT id FROM users WHERE name = ?) RETURNING user_id, role`,
+			projectID, userName).Scan(&userID, &role)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("%q is not a member of the project", userName)
+		} else if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return notFound("%q is not a member of the project", userName)
-		}
-		return nil
+		return tx.record(projectID, feedback.KindMemberRemoved, map[string]any{"user": userName, "user_id": userID, "role": role})
 	})
 	if err != nil {
 		return fmt.Errorf("remove member: %w", err)

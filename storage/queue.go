@@ -8,12 +8,15 @@ import (
 
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/feedback"
 )
 
 // Next gives the user the next item of the project's queue and holds it for
 // them for the project's lease time. An item the user already holds is
 // given again (with its lease renewed), so reloading the page takes no
-// second item. Otherwise the first item in the project's order (import
+// second item. Next come the user's answers a reviewer sent back to them
+// (the task then carries their annotation and the reviewer's comment).
+// Otherwise the first item in the project's order (import
 // order, or by priority: see SetPriorities) is taken that
 //   - still needs annotations (fewer than the overlap asks for),
 //   - was never annotated or skipped by this user, and
@@ -30,9 +33,18 @@ func (db *DB) Next(ctx context.Context, p *annotate.Project, userID string) (*an
 		now := fmtTime(tx.now)
 		until := tx.now.Add(lease)
 		var itemID string
+		returned := false
 		err := tx.queryRow(`SELECT item_id FROM assignments
 			WHERE project_id = ? AND user_id = ? AND status = 'leased' AND leased_until > ?
 			ORDER BY updated_at DESC LIMIT 1`, p.ID, userID, now).Scan(&itemID)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Answers a reviewer sent back come before new items.
+			err = tx.queryRow(`SELECT item_id FROM annotations WHERE project_id = ? AND user_id = ? AND returned_by IS NOT NULL
+				ORDER BY updated_at LIMIT 1`, p.ID, userID).Scan(&itemID)
+			if err == nil {
+				returned = true
+			}
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			err = tx.queryRow(`SELECT i.id FROM items i
 				WHERE i.project_id = ?1 AND i.complete = 0
@@ -46,17 +58,22 @@ func (db *DB) Next(ctx context.Context, p *annotate.Project, userID string) (*an
 		} else if err != nil {
 			return err
 		}
-		if _, err := tx.exec(`INSERT INTO assignments (item_id, user_id, project_id, status, leased_until, updated_at)
-			VALUES (?, ?, ?, 'leased', ?, ?)
-			ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'leased', leased_until = excluded.leased_until, updated_at = excluded.updated_at`,
-			itemID, userID, p.ID, fmtTime(until), now); err != nil {
-			return err
+		if returned {
+			task = &annotate.Task{Status: annotate.StatusDone}
+		} else {
+			if _, err := tx.exec(`INSERT INTO assignments (item_id, user_id, project_id, status, leased_until, updated_at)
+				VALUES (?, ?, ?, 'leased', ?, ?)
+				ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'leased', leased_until = excluded.leased_until, updated_at = excluded.updated_at`,
+				itemID, userID, p.ID, fmtTime(until), now); err != nil {
+				return err
+			}
+			task = &annotate.Task{Status: annotate.StatusLeased, LeaseUntil: until}
 		}
 		it, err := scanItem(tx.queryRow(`SELECT `+itemColumns+` FROM items WHERE id = ?`, itemID))
 		if err != nil {
 			return err
 		}
-		task = &annotate.Task{Item: it, Status: annotate.StatusLeased, LeaseUntil: until}
+		task.Item = it
 		return nil
 	})
 	if err != nil {
@@ -64,6 +81,16 @@ func (db *DB) Next(ctx context.Context, p *annotate.Project, userID string) (*an
 			return nil, annotate.ErrQueueEmpty
 		}
 		return nil, fmt.Errorf("next item: %w", err)
+	}
+	if task.Status == annotate.StatusDone {
+		// A returned answer: the labeler edits their annotation, and sees
+		// why it came back.
+		if task.Annotation, err = db.Annotation(ctx, task.Item.ID, userID); err != nil {
+			return nil, err
+		}
+		if task.Returned, err = db.returnedTo(ctx, task.Item.ID, userID); err != nil {
+			return nil, err
+		}
 	}
 	return task, nil
 }
@@ -86,8 +113,12 @@ func (db *DB) Skip(ctx context.Context, p *annotate.Project, userID, itemID stri
 			RETURNING status`, itemID, userID, p.ID, fmtTime(tx.now)).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
 			return loupe.Errorf(loupe.ECONFLICT, "you already annotated this item; it cannot be skipped")
+		} else if err != nil {
+			return err
 		}
-		return err
+		ev := newEvent(p.ID, feedback.KindItemSkipped, nil)
+		ev.ItemID = itemID
+		return tx.appendEvent(ev)
 	})
 	if err != nil {
 		return fmt.Errorf("skip: %w", err)
@@ -115,6 +146,11 @@ func (db *DB) Task(ctx context.Context, p *annotate.Project, userID, itemID stri
 		t.Annotation = nil
 	} else if err != nil {
 		return nil, err
+	}
+	if t.Annotation != nil {
+		if t.Returned, err = db.returnedTo(ctx, itemID, userID); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/feedback"
 )
 
 // CreateSession stores a new session. s.ID must already be the hash of the
@@ -128,9 +129,12 @@ func (db *DB) CreateToken(ctx context.Context, userName, name string) (string, e
 		} else if err != nil {
 			return err
 		}
-		_, err = tx.exec(`INSERT INTO api_tokens (id, user_id, token_hash, name, created_at) VALUES (?, ?, ?, ?, ?)`,
-			uuid.Must(uuid.NewV7()).String(), userID, loupe.HashSecret(token), name, fmtTime(tx.now))
-		return err
+		id := uuid.Must(uuid.NewV7()).String()
+		if _, err = tx.exec(`INSERT INTO api_tokens (id, user_id, token_hash, name, created_at) VALUES (?, ?, ?, ?, ?)`,
+			id, userID, loupe.HashSecret(token), name, fmtTime(tx.now)); err != nil {
+			return err
+		}
+		return tx.record(feedback.ServerChain, feedback.KindTokenCreated, map[string]any{"user": userName, "user_id": userID, "token_id": id, "name": name})
 	})
 	if err != nil {
 		return "", fmt.Errorf("create token: %w", err)

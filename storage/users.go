@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/feedback"
 )
 
 // CreateUser adds a user with an already hashed password (see
@@ -28,8 +29,10 @@ func (db *DB) CreateUser(ctx context.Context, name, role, passHash string) (*lou
 			u.ID, u.Name, u.Role, u.PassHash, fmtTime(tx.now))
 		if isUnique(err) {
 			return &loupe.Error{Code: loupe.ECONFLICT, Field: "name", Message: fmt.Sprintf("user %q already exists", name)}
+		} else if err != nil {
+			return err
 		}
-		return err
+		return tx.record(feedback.ServerChain, feedback.KindUserCreated, map[string]any{"user": name, "user_id": u.ID, "role": role})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
@@ -114,9 +117,15 @@ func (db *DB) SetUserDisabled(ctx context.Context, name string, disabled bool) e
 			return err
 		}
 		if disabled {
-			_, err = tx.exec(`DELETE FROM sessions WHERE user_id = ?`, id)
+			if _, err = tx.exec(`DELETE FROM sessions WHERE user_id = ?`, id); err != nil {
+				return err
+			}
 		}
-		return err
+		kind := feedback.KindUserEnabled
+		if disabled {
+			kind = feedback.KindUserDisabled
+		}
+		return tx.record(feedback.ServerChain, kind, map[string]any{"user": name, "user_id": id})
 	})
 	if err != nil {
 		return fmt.Errorf("set user disabled: %w", err)
@@ -135,8 +144,10 @@ func (db *DB) SetPassword(ctx context.Context, name, passHash string) error {
 		} else if err != nil {
 			return err
 		}
-		_, err = tx.exec(`DELETE FROM sessions WHERE user_id = ?`, id)
-		return err
+		if _, err = tx.exec(`DELETE FROM sessions WHERE user_id = ?`, id); err != nil {
+			return err
+		}
+		return tx.record(feedback.ServerChain, feedback.KindPasswordChanged, map[string]any{"user": name, "user_id": id})
 	})
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)

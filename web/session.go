@@ -207,8 +207,9 @@ type ctxKey int
 
 const userCtxKey ctxKey = 0
 
+// The user is also the actor of the events the request's writes append.
 func withUser(ctx context.Context, u *loupe.User) context.Context {
-	return context.WithValue(ctx, userCtxKey, u)
+	return loupe.WithActor(context.WithValue(ctx, userCtxKey, u), u)
 }
 
 // currentUser returns the signed-in user of the request, or nil.

@@ -25,6 +25,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/loupehq/loupe"
 )
 
 func main() {
@@ -90,6 +92,9 @@ func dispatch(ctx context.Context, args []string, env *Env) error {
 		return runServe(ctx, args, env)
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd != "serve" {
+		ctx = loupe.WithActor(ctx, cliActor(env))
+	}
 	switch cmd {
 	case "serve":
 		return runServe(ctx, rest, env)
@@ -112,6 +117,19 @@ func dispatch(ctx context.Context, args []string, env *Env) error {
 		return nil
 	}
 	return fmt.Errorf("%w: unknown command %q\n\n%s", errUsage, cmd, topUsage)
+}
+
+// cliActor is who the history records for changes made on the command
+// line: "cli:" and the operating system user.
+func cliActor(env *Env) *loupe.User {
+	name := env.Getenv("USER")
+	if name == "" {
+		name = env.Getenv("USERNAME")
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	return &loupe.User{Name: "cli:" + name}
 }
 
 type command func(ctx context.Context, args []string, env *Env) error

@@ -1,0 +1,452 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/feedback"
+)
+
+// ErrReviewQueueEmpty is returned when no item waits for the reviewer.
+var ErrReviewQueueEmpty = &loupe.Error{Code: loupe.ENOTFOUND, Message: "no items are waiting for your review in this project"}
+
+// settle moves an item to the state its annotations call for, after they
+// changed:
+//   - an annotation sent back to its labeler keeps the item rejected;
+//   - an item with fewer annotations than the overlap asks for is pending;
+//   - an item in review stays there (the reviewer sees the new answers);
+//   - a rejected item whose returned annotations were all fixed goes back
+//     to review;
+//   - otherwise the review policy decides between in review and annotated.
+//
+// Going to review appends a review.queued event with the reason.
+func settle(tx *Tx, p *annotate.Project, itemID string) error {
+	var state, origin string
+	var complete bool
+	var returned int
+	if err := tx.queryRow(`SELECT state, complete, origin,
+			(SELECT count(*) FROM annotations WHERE item_id = ?1 AND returned_by IS NOT NULL)
+		FROM items WHERE id = ?1`, itemID).Scan(&state, &complete, &origin, &returned); err != nil {
+		return err
+	}
+	next, reason := state, ""
+	switch {
+	case returned > 0:
+		next = feedback.StateRejected
+	case !complete:
+		next = feedback.StatePending
+	case state == feedback.StateInReview:
+	case state == feedback.StateRejected:
+		next, reason = feedback.StateInReview, "the labeler fixed the rejected answer"
+	default:
+		facts, err := itemFacts(tx, itemID, origin)
+		if err != nil {
+			return err
+		}
+		next = feedback.StateAnnotated
+		if ok, why := feedback.Select(p.Config.Review, p.Config.Interface(), facts); ok {
+			next, reason = feedback.StateInReview, why
+		}
+	}
+	if next == state {
+		return nil
+	}
+	return setState(tx, p.ID, itemID, state, next, reason)
+}
+
+// setState changes an item's state, recording the move to review.
+func setState(tx *Tx, projectID, itemID, from, to, reason string) error {
+	if to == feedback.StateInReview {
+		if _, err := tx.exec(`UPDATE items SET state = ?, review_reason = ? WHERE id = ?`, to, reason, itemID); err != nil {
+			return err
+		}
+		ev := newEvent(projectID, feedback.KindReviewQueued, map[string]any{"reason": reason, "from": from})
+		ev.ItemID = itemID
+		return tx.appendEvent(ev)
+	}
+	_, err := tx.exec(`UPDATE items SET state = ? WHERE id = ?`, to, itemID)
+	return err
+}
+
+// itemFacts gathers what the review policy looks at: each labeler's
+// current answer and the latest prediction for each block.
+func itemFacts(tx *Tx, itemID, origin string) (feedback.Facts, error) {
+	f := feedback.Facts{ItemID: itemID, Predictions: map[string]feedback.Predicted{}, Feedback: origin == OriginFeedback}
+	rows, err := tx.query(`SELECT v.values_json FROM annotations a JOIN annotation_versions v ON v.annotation_id = a.id AND v.version = a.version
+		WHERE a.item_id = ? ORDER BY a.created_at, a.id`, itemID)
+	if err != nil {
+		return f, err
+	}
+	for rows.Next() {
+		var raw string
+		var vals map[string]json.RawMessage
+		if err := rows.Scan(&raw); err != nil {
+			rows.Close()
+			return f, err
+		}
+		if err := json.Unmarshal([]byte(raw), &vals); err != nil {
+			rows.Close()
+			return f, err
+		}
+		f.Answers = append(f.Answers, vals)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return f, err
+	}
+	rows, err = tx.query(`SELECT block, value_json, score FROM predictions WHERE item_id = ? AND input_hash = '' ORDER BY created_at, id`, itemID)
+	if err != nil {
+		return f, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var block, value string
+		var score sql.NullFloat64
+		if err := rows.Scan(&block, &value, &score); err != nil {
+			return f, err
+		}
+		pr := feedback.Predicted{Value: json.RawMessage(value)}
+		if score.Valid {
+			pr.Score = &score.Float64
+		}
+		f.Predictions[block] = pr
+	}
+	return f, rows.Err()
+}
+
+// Item origins.
+const (
+	OriginImport   = "import"
+	OriginFeedback = "feedback"
+)
+
+// NextReview gives the reviewer the next item waiting for review and holds
+// it for them for the project's lease time, so that two reviewers do not
+// review the same item at once. An item they already hold is given again.
+// Items the reviewer annotated themselves are left to other reviewers. It
+// returns ErrReviewQueueEmpty when nothing waits.
+func (db *DB) NextReview(ctx context.Context, p *annotate.Project, userID string) (*feedback.ReviewTask, error) {
+	var itemID string
+	lease := annotate.LeaseDuration(p.Config)
+	err := db.update(ctx, func(tx *Tx) error {
+		now := fmtTime(tx.now)
+		err := tx.queryRow(`SELECT l.item_id FROM review_leases l JOIN items i ON i.id = l.item_id
+			WHERE l.project_id = ? AND l.user_id = ? AND l.leased_until > ? AND i.state = 'in_review' LIMIT 1`, p.ID, userID, now).Scan(&itemID)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = tx.queryRow(`SELECT i.id FROM items i
+				WHERE i.project_id = ?1 AND i.state = 'in_review'
+				  AND NOT EXISTS (SELECT 1 FROM review_leases l WHERE l.item_id = i.id AND l.user_id != ?2 AND l.leased_until > ?3)
+				  AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.item_id = i.id AND a.user_id = ?2)
+				ORDER BY i.seq LIMIT 1`, p.ID, userID, now).Scan(&itemID)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrReviewQueueEmpty
+		} else if err != nil {
+			return err
+		}
+		_, err = tx.exec(`INSERT INTO review_leases (item_id, project_id, user_id, leased_until) VALUES (?, ?, ?, ?)
+			ON CONFLICT (item_id) DO UPDATE SET user_id = excluded.user_id, leased_until = excluded.leased_until`,
+			itemID, p.ID, userID, fmtTime(tx.now.Add(lease)))
+		return err
+	})
+	if errors.Is(err, ErrReviewQueueEmpty) {
+		return nil, ErrReviewQueueEmpty
+	} else if err != nil {
+		return nil, fmt.Errorf("next review: %w", err)
+	}
+	return db.ReviewTask(ctx, p, itemID)
+}
+
+// ReviewTask loads an item as a reviewer sees it. It returns ENOTFOUND for
+// an item not in the project.
+func (db *DB) ReviewTask(ctx context.Context, p *annotate.Project, itemID string) (*feedback.ReviewTask, error) {
+	it, err := db.Item(ctx, p.ID, itemID)
+	if err != nil {
+		return nil, err
+	}
+	t := &feedback.ReviewTask{Item: it}
+	var final, until string
+	err = db.queryRow(ctx, `SELECT i.state, i.review_reason, i.origin, i.final_json, coalesce(l.leased_until, '')
+		FROM items i LEFT JOIN review_leases l ON l.item_id = i.id WHERE i.id = ?`, itemID).
+		Scan(&t.State, &t.Reason, &t.Origin, &final, &until)
+	if err != nil {
+		return nil, fmt.Errorf("review task: %w", err)
+	}
+	if until != "" {
+		t.LeaseUntil = parseTime(until)
+	}
+	if final != "" {
+		if err := json.Unmarshal([]byte(final), &t.Final); err != nil {
+			return nil, fmt.Errorf("review task: final values: %w", err)
+		}
+	}
+	if t.Answers, err = db.ItemAnnotations(ctx, itemID); err != nil {
+		return nil, err
+	}
+	t.Revision = feedback.Revision(t.Answers)
+	if t.Predictions, err = db.ItemPredictions(ctx, itemID); err != nil {
+		return nil, err
+	}
+	if t.Reviews, err = db.Reviews(ctx, itemID); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// ItemAnnotations returns every labeler's current annotation of the item,
+// in the order they were first made.
+func (db *DB) ItemAnnotations(ctx context.Context, itemID string) ([]*annotate.Annotation, error) {
+	return db.annotations(ctx, annotationSelect+` AND v.version = a.version WHERE a.item_id = ? ORDER BY a.created_at, a.id`, itemID)
+}
+
+// ItemVersions returns every version of every annotation of the item, in
+// the order they were made, each with who made it.
+func (db *DB) ItemVersions(ctx context.Context, itemID string) ([]*annotate.Annotation, error) {
+	return db.annotations(ctx, annotationSelect+` WHERE a.item_id = ? ORDER BY v.created_at, a.id, v.version`, itemID)
+}
+
+func (db *DB) annotations(ctx context.Context, query string, args ...any) ([]*annotate.Annotation, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("annotations: %w", err)
+	}
+	defer rows.Close()
+	var out []*annotate.Annotation
+	for rows.Next() {
+		a, err := scanAnnotation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("annotations: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("annotations: %w", err)
+	}
+	return out, nil
+}
+
+// Reviews returns the item's reviews, oldest first.
+func (db *DB) Reviews(ctx context.Context, itemID string) ([]*feedback.Review, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT r.id, r.project_id, r.item_id, coalesce(r.annotation_id, ''), r.reviewer_id, u.name,
+			r.verdict, r.comment, r.values_json, r.created_at
+		FROM reviews r JOIN users u ON u.id = r.reviewer_id WHERE r.item_id = ? ORDER BY r.created_at, r.id`, itemID)
+	if err != nil {
+		return nil, fmt.Errorf("reviews: %w", err)
+	}
+	defer rows.Close()
+	var out []*feedback.Review
+	for rows.Next() {
+		r := &feedback.Review{}
+		var values, created string
+		if err := rows.Scan(&r.ID, &r.ProjectID, &r.ItemID, &r.AnnotationID, &r.ReviewerID, &r.ReviewerName,
+			&r.Verdict, &r.Comment, &values, &created); err != nil {
+			return nil, fmt.Errorf("reviews: %w", err)
+		}
+		if err := json.Unmarshal([]byte(values), &r.Values); err != nil {
+			return nil, fmt.Errorf("review %s values: %w", r.ID, err)
+		}
+		if len(r.Values) == 0 {
+			r.Values = nil
+		}
+		r.CreatedAt = parseTime(created)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SubmitReview stores a reviewer's verdict on an item and moves the item
+// on, in one transaction with its event:
+//   - approve: the item is approved (any annotation sent back is no longer);
+//   - reject: the named annotation goes back to its labeler with the
+//     comment, and the item is rejected until they fix it;
+//   - fix: the reviewer's values become a new version of the named
+//     annotation, made by the reviewer, and the item is approved;
+//   - adjudicate: the reviewer's values become the item's final answer,
+//     and the item is approved.
+//
+// revision is the feedback.Revision of the answers the reviewer saw; when
+// they changed since, the verdict is refused with ECONFLICT. Values are
+// validated against the interface and the item (EINVALID naming the
+// block).
+func (db *DB) SubmitReview(ctx context.Context, p *annotate.Project, reviewer *loupe.User, r *feedback.Review, revision string) (*feedback.Review, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if revision == "" {
+		return nil, loupe.FieldErrorf("revision", "revision is required: send the revision of the answers you reviewed")
+	}
+	item, err := db.Item(ctx, p.ID, r.ItemID)
+	if err != nil {
+		return nil, err
+	}
+	values := "{}"
+	if r.Verdict == feedback.VerdictFix || r.Verdict == feedback.VerdictAdjudicate {
+		vals, err := p.Config.Interface().ValidateValues(r.Values, item.Data)
+		if err != nil {
+			return nil, err
+		}
+		r.Values = vals
+		b, err := json.Marshal(vals)
+		if err != nil {
+			return nil, fmt.Errorf("review: %w", err)
+		}
+		values = string(b)
+	} else {
+		r.Values = nil
+	}
+	r.ID, r.ProjectID, r.ReviewerID, r.ReviewerName = uuid.Must(uuid.NewV7()).String(), p.ID, reviewer.ID, reviewer.Name
+	err = db.update(ctx, func(tx *Tx) error {
+		var state string
+		if err := tx.queryRow(`SELECT state FROM items WHERE id = ?`, item.ID).Scan(&state); err != nil {
+			return err
+		}
+		answers, err := currentVersions(tx, item.ID)
+		if err != nil {
+			return err
+		}
+		if len(answers) == 0 {
+			return loupe.Errorf(loupe.ECONFLICT, "nobody has annotated this item yet: there is nothing to review")
+		}
+		if feedback.Revision(answers) != revision {
+			return &loupe.Error{Code: loupe.ECONFLICT, Field: "revision", Message: "the answers changed since you opened this item; reload it and review again"}
+		}
+		var target *annotate.Annotation
+		if r.AnnotationID != "" {
+			for _, a := range answers {
+				if a.ID == r.AnnotationID {
+					target = a
+				}
+			}
+			if target == nil {
+				return loupe.FieldErrorf("annotation", "annotation %q is not an annotation of this item", r.AnnotationID)
+			}
+		}
+		r.CreatedAt = tx.now
+		var annID any
+		if target != nil {
+			annID = target.ID
+		}
+		if _, err := tx.exec(`INSERT INTO reviews (id, project_id, item_id, annotation_id, reviewer_id, verdict, comment, values_json, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, p.ID, item.ID, annID, reviewer.ID, r.Verdict, r.Comment, values, fmtTime(tx.now)); err != nil {
+			return err
+		}
+		ev := &feedback.Event{Chain: p.ID, ItemID: item.ID, ActorID: reviewer.ID, ActorName: reviewer.Name}
+		payload := map[string]any{"review_id": r.ID, "from": state}
+		if r.Comment != "" {
+			payload["comment"] = r.Comment
+		}
+		next := feedback.StateApproved
+		switch r.Verdict {
+		case feedback.VerdictApprove:
+			ev.Kind = feedback.KindReviewApproved
+			if _, err := tx.exec(`UPDATE annotations SET returned_by = NULL WHERE item_id = ? AND returned_by IS NOT NULL`, item.ID); err != nil {
+				return err
+			}
+		case feedback.VerdictReject:
+			ev.Kind, next = feedback.KindReviewRejected, feedback.StateRejected
+			ev.AnnotationID, ev.AnnotationVersion = target.ID, target.Version
+			payload["labeler"] = target.UserName
+			if _, err := tx.exec(`UPDATE annotations SET returned_by = ? WHERE id = ?`, r.ID, target.ID); err != nil {
+				return err
+			}
+		case feedback.VerdictFix:
+			ev.Kind = feedback.KindReviewFixed
+			version := target.Version + 1
+			ev.AnnotationID, ev.AnnotationVersion = target.ID, version
+			payload["labeler"], payload["values"] = target.UserName, r.Values
+			if _, err := tx.exec(`INSERT INTO annotation_versions (annotation_id, version, values_json, config_version, lead_ms, created_at, author_id)
+				VALUES (?, ?, ?, ?, 0, ?, ?)`, target.ID, version, values, p.ConfigVersion, fmtTime(tx.now), reviewer.ID); err != nil {
+				return err
+			}
+			if _, err := tx.exec(`UPDATE annotations SET version = ?, updated_at = ?, returned_by = NULL WHERE id = ?`,
+				version, fmtTime(tx.now), target.ID); err != nil {
+				return err
+			}
+			if _, err := tx.exec(`UPDATE annotations SET returned_by = NULL WHERE item_id = ? AND returned_by IS NOT NULL`, item.ID); err != nil {
+				return err
+			}
+		case feedback.VerdictAdjudicate:
+			ev.Kind = feedback.KindReviewAdjudicated
+			payload["values"] = r.Values
+			if _, err := tx.exec(`UPDATE items SET final_json = ? WHERE id = ?`, values, item.ID); err != nil {
+				return err
+			}
+			if _, err := tx.exec(`UPDATE annotations SET returned_by = NULL WHERE item_id = ? AND returned_by IS NOT NULL`, item.ID); err != nil {
+				return err
+			}
+		}
+		ev.Payload = feedback.Payload(payload)
+		if err := tx.appendEvent(ev); err != nil {
+			return err
+		}
+		if _, err := tx.exec(`DELETE FROM review_leases WHERE item_id = ?`, item.ID); err != nil {
+			return err
+		}
+		return setState(tx, p.ID, item.ID, state, next, "")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("review: %w", err)
+	}
+	return r, nil
+}
+
+// currentVersions lists the item's annotations at their current version
+// (id, version and labeler only), inside a write.
+func currentVersions(tx *Tx, itemID string) ([]*annotate.Annotation, error) {
+	rows, err := tx.query(`SELECT a.id, a.version, a.user_id, u.name FROM annotations a JOIN users u ON u.id = a.user_id WHERE a.item_id = ?`, itemID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*annotate.Annotation
+	for rows.Next() {
+		a := &annotate.Annotation{ItemID: itemID}
+		if err := rows.Scan(&a.ID, &a.Version, &a.UserID, &a.UserName); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// returnedTo finds the user's annotation of the item that a reviewer sent
+// back to them, or nil.
+func (db *DB) returnedTo(ctx context.Context, itemID, userID string) (*annotate.Return, error) {
+	ret := &annotate.Return{}
+	var at string
+	err := db.queryRow(ctx, `SELECT r.id, u.name, r.comment, r.created_at FROM annotations a
+		JOIN reviews r ON r.id = a.returned_by JOIN users u ON u.id = r.reviewer_id
+		WHERE a.item_id = ? AND a.user_id = ?`, itemID, userID).Scan(&ret.ReviewID, &ret.Reviewer, &ret.Comment, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("returned annotation: %w", err)
+	}
+	ret.At = parseTime(at)
+	return ret, nil
+}
+
+// StateCounts counts the project's items in each state.
+func (db *DB) StateCounts(ctx context.Context, projectID string) (map[string]int, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT state, count(*) FROM items WHERE project_id = ? GROUP BY state`, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("state counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("state counts: %w", err)
+		}
+		out[state] = n
+	}
+	return out, rows.Err()
+}
