@@ -85,7 +85,6 @@ func (p *parser) checkReview(cfg *Config, base *Base) {
 	if rc.LowConfidence < 0 || rc.LowConfidence > 1 {
 		c.Errorf("review", "review.low_confidence must be between 0 and 1, got %g", rc.LowConfidence)
 	}
-	if (rc.Has(PolicyModelDisagreement) || rc.Has(PolicyLowConfidence)) && cfg.Predictions == nil {
-		c.Errorf("review", "review policies model_disagreement and low_confidence need a predictions section")
-	}
+	// model_disagreement and low_confidence need no predictions section:
+	// imported predictions count as much as live ones.
 }
