@@ -73,6 +73,14 @@ type Block interface {
 	Check(c *Checker)
 }
 
+// Referrer is a block whose config names other blocks of the interface (a
+// verdict names its target). CheckRefs runs once every block of the
+// interface is known, and reports problems through c like Check.
+type Referrer interface {
+	Block
+	CheckRefs(c *Checker, in *Interface)
+}
+
 // Container is a layout block: it holds child blocks.
 type Container interface {
 	Block

@@ -116,6 +116,7 @@ func (p *parser) compile(bs []Block, root *Base) *Interface {
 			}
 		}
 	})
+	p.checkRefs(bs, in)
 	p.checkConditions(bs, in)
 	in.keys = p.assignKeys(bs)
 	for f := range fields {
@@ -159,7 +160,7 @@ func (p *parser) checkConditions(bs []Block, in *Interface) {
 		_, decides := target.(Decider)
 		switch {
 		case ok && !decides:
-			c.Errorf("visible_when", "visible_when names block %q, a %s, whose value cannot decide what is shown; name a choice, multichoice, rating, pairwise or textbox block", cond.Block, target.Common().Type)
+			c.Errorf("visible_when", "visible_when names block %q, a %s, whose value cannot decide what is shown; name a choice, multichoice, rating, pairwise, textbox, verdict, thumbs, flag or comment block", cond.Block, target.Common().Type)
 		case !ok:
 			c.Errorf("visible_when", "visible_when names block %q, which does not exist or has no value%s; blocks with values: %s",
 				cond.Block, suggest(cond.Block, in.byName), strings.Join(in.valuerNames(), ", "))
@@ -413,4 +414,16 @@ func quoteList(vals []string) string {
 func pathID(path string) string {
 	r := strings.NewReplacer("blocks[", "", "]", "", ".", "-", "[", "-")
 	return r.Replace(path)
+}
+
+// checkRefs runs CheckRefs of every Referrer of the tree whose own fields
+// were read. compile calls it once every name is known.
+func (p *parser) checkRefs(bs []Block, in *Interface) {
+	walk(bs, func(b Block) {
+		r, ok := b.(Referrer)
+		if !ok || len(b.Common().failed) > 0 {
+			return
+		}
+		r.CheckRefs(&Checker{p: p, block: b.Common()}, in)
+	})
 }

@@ -74,7 +74,10 @@ func (in *Interface) JSONSchema(names []string) (map[string]any, error) {
 		var about []string
 		for _, t := range []string{b.Label, b.Help} {
 			if t = strings.TrimSpace(t); t != "" {
-				about = append(about, strings.TrimRight(t, ".")+".")
+				if !strings.ContainsAny(t[len(t)-1:], ".?!") {
+					t += "."
+				}
+				about = append(about, t)
 			}
 		}
 		if d, ok := s["description"].(string); ok && d != "" {

@@ -203,12 +203,16 @@ func flagged(in *blocks.Interface, answers []map[string]json.RawMessage) string 
 			continue
 		}
 		for _, a := range answers {
-			if raw, ok := a[v.Common().Name]; ok && len(raw) > 0 && string(raw) != "null" {
-				var reason string
-				if json.Unmarshal(raw, &reason) == nil && reason != "" {
-					return reason
-				}
-				return string(raw)
+			raw, ok := a[v.Common().Name]
+			if !ok || len(raw) == 0 || string(raw) == "null" {
+				continue
+			}
+			if d, ok := v.(blocks.Decider); ok {
+				raw = d.ConditionValue(raw)
+			}
+			var reason string
+			if json.Unmarshal(raw, &reason) == nil && reason != "" {
+				return reason
 			}
 		}
 	}

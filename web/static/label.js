@@ -110,12 +110,22 @@ export function setValue(name, value) {
   };
   const first = inputs[0];
   if (first.type === 'radio') {
-    // A pairwise value is {choice, reason}; any other is the radio's value.
-    const v = value && typeof value === 'object' && 'choice' in value ? value.choice : value;
-    inputs.forEach((el) => { el.checked = value !== undefined && same(el, v); });
-    if (value && typeof value === 'object' && 'reason' in value) {
-      const reason = form.elements.namedItem(`b.${name}.reason`);
-      if (reason) reason.value = value.reason || '';
+    // Object values pick their radio by one field: pairwise {choice,
+    // reason}, verdict {verdict, reason}, flag {reason, note}; their other
+    // string fields go to the inputs named b.NAME.FIELD.
+    let v = value;
+    let key = null;
+    if (value && typeof value === 'object') {
+      key = ['choice', 'verdict', 'reason'].find((k) => k in value);
+      v = key ? value[key] : undefined;
+    }
+    inputs.forEach((el) => { el.checked = v !== undefined && same(el, v); });
+    if (value && typeof value === 'object') {
+      for (const [field, text] of Object.entries(value)) {
+        if (field === key || typeof text !== 'string') continue;
+        const el = form.elements.namedItem(`b.${name}.${field}`);
+        if (el && 'value' in el) el.value = text;
+      }
     }
   } else if (first.type === 'checkbox') {
     const list = Array.isArray(value) ? value : [];
