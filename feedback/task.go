@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
 )
 
@@ -23,6 +24,9 @@ type ReviewTask struct {
 	Answers     []*annotate.Annotation
 	Predictions []annotate.Prediction
 	Reviews     []*Review
+	// Feedback are the item's feedback events: feedback block values and
+	// what came through the feedback API.
+	Feedback []*Event
 	// Final is the answer an adjudication set; nil when none.
 	Final map[string]json.RawMessage
 	// Revision identifies the answers as the reviewer saw them: a verdict
@@ -130,3 +134,36 @@ func listDiff(before, after json.RawMessage) (gone, added []string) {
 	}
 	return gone, added
 }
+
+// ItemStatus is one item as the items list shows it: where it is in the
+// workflow and how many labelers annotated it.
+type ItemStatus struct {
+	Item   *annotate.Item
+	State  string
+	Reason string
+	Origin string
+	Done   int
+}
+
+// EventFilter selects events for the audit log. Zero fields do not filter.
+type EventFilter struct {
+	Chain  string // the project's id, or ServerChain
+	Actor  string // user name
+	Kind   string
+	Block  string
+	ItemID string
+	From   time.Time // events at or after
+	To     time.Time // events before
+	Before int64     // keyset: events with Seq below this (0: from the newest)
+	Limit  int       // default 100, at most 1000
+}
+
+// ItemsFilter selects a page of a project's items.
+type ItemsFilter struct {
+	State string // one of States; "" for all
+	After int64  // keyset: items with Seq above this
+	Limit int    // default 50, at most 500
+}
+
+// ErrReviewQueueEmpty is returned when no item waits for the reviewer.
+var ErrReviewQueueEmpty = &loupe.Error{Code: loupe.ENOTFOUND, Message: "no items are waiting for your review in this project"}

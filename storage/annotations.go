@@ -297,16 +297,16 @@ func recordAnnotation(tx *Tx, p *annotate.Project, a *annotate.Annotation, cur *
 }
 
 // shownPrediction returns the id of the prediction a feedback block judges:
-// the suggestion shown in the block it targets, if any.
+// the suggestion shown in a verdict's target block, if any.
 func shownPrediction(shown map[string]json.RawMessage, v blocks.Valuer) string {
-	t, ok := v.(interface{ Target() string })
-	if !ok || t.Target() == "" {
+	vd, ok := v.(*blocks.Verdict)
+	if !ok || vd.Target == "" {
 		return ""
 	}
 	var sg struct {
 		ID string `json:"id"`
 	}
-	if json.Unmarshal(shown[t.Target()], &sg) != nil {
+	if json.Unmarshal(shown[vd.Target], &sg) != nil {
 		return ""
 	}
 	return sg.ID

@@ -95,70 +95,27 @@ func scanEvent(row interface{ Scan(...any) error }, ev *feedback.Event) error {
 	return nil
 }
 
-// EventFilter selects events for the audit log. Zero fields do not filter.
-type EventFilter struct {
-	Chain  string // the project's id, or feedback.ServerChain
-	Actor  string // user name
-	Kind   string
-	Block  string
-	ItemID string
-	From   time.Time // events at or after
-	To     time.Time // events before
-	Before int64     // keyset: events with Seq below this (0: from the newest)
-	Limit  int       // default 100, at most 1000
-}
-
 // Events returns a page of events, newest first, and the cursor for the
 // next page (0 when this is the last). Each filter has its own index, and
 // the date range becomes a range of positions (times never go backwards in
 // a chain), so that a page costs the same at any depth of a large log.
-func (db *DB) Events(ctx context.Context, f EventFilter) ([]*feedback.Event, int64, error) {
+func (db *DB) Events(ctx context.Context, f feedback.EventFilter) ([]*feedback.Event, int64, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
 	f.Limit = min(f.Limit, 1000)
-	where, args := []string{"chain = ?"}, []any{f.Chain}
-	if f.ItemID != "" {
-		where, args = append(where, "item_id = ?"), append(args, f.ItemID)
-	}
-	if f.Actor != "" {
-		// A user's events are found by id (names can be reused after a
-		// rename); actors without an account (the command line) by name.
-		var id string
-		err := db.queryRow(ctx, `SELECT id FROM users WHERE name = ?`, f.Actor).Scan(&id)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, 0, fmt.Errorf("events: %w", err)
-		}
-		if id != "" {
-			where, args = append(where, "actor_id = ?"), append(args, id)
-		} else {
-			where, args = append(where, "actor_id = '' AND actor_name = ?"), append(args, f.Actor)
-		}
-	}
-	if f.Kind != "" {
-		where, args = append(where, "kind = ?"), append(args, f.Kind)
-	}
-	if f.Block != "" {
-		where, args = append(where, "block = ?"), append(args, f.Block)
-	}
-	if !f.From.IsZero() {
-		where = append(where, "seq >= (SELECT seq FROM events WHERE chain = ? AND at >= ? ORDER BY at, seq LIMIT 1)")
-		args = append(args, f.Chain, fmtTime(f.From))
-	}
-	if !f.To.IsZero() {
-		where = append(where, "seq < coalesce((SELECT seq FROM events WHERE chain = ? AND at >= ? ORDER BY at, seq LIMIT 1), 9223372036854775807)")
-		args = append(args, f.Chain, fmtTime(f.To))
+	where, args, err := db.eventWhere(ctx, f)
+	if err != nil {
+		return nil, 0, err
 	}
 	if f.Before > 0 {
-		where, args = append(where, "seq < ?"), append(args, f.Before)
+		where, args = where+" AND seq < ?", append(args, f.Before)
 	}
-	query := `SELECT ` + eventColumns + ` FROM events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq DESC LIMIT ?`
-	args = append(args, f.Limit+1)
-	st, err := db.readStmt(ctx, query)
+	st, err := db.readStmt(ctx, `SELECT `+eventColumns+` FROM events WHERE `+where+` ORDER BY seq DESC LIMIT ?`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("events: %w", err)
 	}
-	rows, err := st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, append(args, f.Limit+1)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("events: %w", err)
 	}
@@ -180,6 +137,60 @@ func (db *DB) Events(ctx context.Context, f EventFilter) ([]*feedback.Event, int
 		next = out[len(out)-1].Seq
 	}
 	return out, next, nil
+}
+
+// EachEvent calls fn with every event the filter selects, oldest first,
+// streaming from one consistent snapshot (Before and Limit are ignored).
+// The event passed to fn is reused.
+func (db *DB) EachEvent(ctx context.Context, f feedback.EventFilter, fn func(*feedback.Event) error) error {
+	where, args, err := db.eventWhere(ctx, f)
+	if err != nil {
+		return err
+	}
+	ev := &feedback.Event{}
+	return db.eachEvent(ctx, `SELECT `+eventColumns+` FROM events WHERE `+where+` ORDER BY seq`, args, func(*feedback.Event) error {
+		return fn(ev)
+	}, ev)
+}
+
+// eventWhere turns a filter into SQL conditions. Each filter has its own
+// index, and the date range becomes a range of positions (times never go
+// backwards in a chain), so that a page costs the same at any depth of a
+// large log.
+func (db *DB) eventWhere(ctx context.Context, f feedback.EventFilter) (string, []any, error) {
+	where, args := []string{"chain = ?"}, []any{f.Chain}
+	if f.ItemID != "" {
+		where, args = append(where, "item_id = ?"), append(args, f.ItemID)
+	}
+	if f.Actor != "" {
+		// A user's events are found by id; actors without an account (the
+		// command line) by name.
+		var id string
+		err := db.queryRow(ctx, `SELECT id FROM users WHERE name = ?`, f.Actor).Scan(&id)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return "", nil, fmt.Errorf("events: %w", err)
+		}
+		if id != "" {
+			where, args = append(where, "actor_id = ?"), append(args, id)
+		} else {
+			where, args = append(where, "actor_id = '' AND actor_name = ?"), append(args, f.Actor)
+		}
+	}
+	if f.Kind != "" {
+		where, args = append(where, "kind = ?"), append(args, f.Kind)
+	}
+	if f.Block != "" {
+		where, args = append(where, "block = ?"), append(args, f.Block)
+	}
+	if !f.From.IsZero() {
+		where = append(where, "seq >= (SELECT seq FROM events WHERE chain = ? AND at >= ? ORDER BY at, seq LIMIT 1)")
+		args = append(args, f.Chain, fmtTime(f.From))
+	}
+	if !f.To.IsZero() {
+		where = append(where, "seq < coalesce((SELECT seq FROM events WHERE chain = ? AND at >= ? ORDER BY at, seq LIMIT 1), 9223372036854775807)")
+		args = append(args, f.Chain, fmtTime(f.To))
+	}
+	return strings.Join(where, " AND "), args, nil
 }
 
 // ItemEvents returns every event about an item, oldest first.

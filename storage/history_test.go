@@ -87,7 +87,7 @@ func TestReviewRejectFixApprove(t *testing.T) {
 	if got := state(t, f, item); got != feedback.StateInReview {
 		t.Fatalf("after disagreeing answers the state is %q, want in_review", got)
 	}
-	if _, err := f.db.NextReview(ctx, f.project, f.labelers[0].ID); !errors.Is(err, storage.ErrReviewQueueEmpty) {
+	if _, err := f.db.NextReview(ctx, f.project, f.labelers[0].ID); !errors.Is(err, feedback.ErrReviewQueueEmpty) {
 		t.Errorf("a labeler who answered the item got it to review: %v", err)
 	}
 	task, err := f.db.NextReview(ctx, f.project, rev.ID)
@@ -99,7 +99,7 @@ func TestReviewRejectFixApprove(t *testing.T) {
 	}
 	// A second reviewer does not get the item the first one holds.
 	rev2 := mustUser(t, f.db, "ruth", loupe.RoleMember)
-	if _, err := f.db.NextReview(ctx, f.project, rev2.ID); !errors.Is(err, storage.ErrReviewQueueEmpty) {
+	if _, err := f.db.NextReview(ctx, f.project, rev2.ID); !errors.Is(err, feedback.ErrReviewQueueEmpty) {
 		t.Errorf("a second reviewer got the held item: %v", err)
 	}
 
@@ -412,7 +412,7 @@ func TestEventsFilterAndPages(t *testing.T) {
 	var before int64
 	pages := 0
 	for {
-		evs, next, err := f.db.Events(ctx, storage.EventFilter{Chain: f.project.ID, Before: before, Limit: 7})
+		evs, next, err := f.db.Events(ctx, feedback.EventFilter{Chain: f.project.ID, Before: before, Limit: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -435,18 +435,18 @@ func TestEventsFilterAndPages(t *testing.T) {
 	if len(all) != 34 || pages != 5 {
 		t.Errorf("paged through %d events in %d pages, want 34 in 5", len(all), pages)
 	}
-	evs, _, err := f.db.Events(ctx, storage.EventFilter{Chain: f.project.ID, Actor: "labeler1", Limit: 100})
+	evs, _, err := f.db.Events(ctx, feedback.EventFilter{Chain: f.project.ID, Actor: "labeler1", Limit: 100})
 	if err != nil || len(evs) != 15 {
 		t.Errorf("labeler1's events: %d, %v", len(evs), err)
 	}
-	evs, _, err = f.db.Events(ctx, storage.EventFilter{Chain: f.project.ID, Kind: feedback.KindMemberAdded})
+	evs, _, err = f.db.Events(ctx, feedback.EventFilter{Chain: f.project.ID, Kind: feedback.KindMemberAdded})
 	if err != nil || len(evs) != 2 {
 		t.Errorf("member events: %d, %v", len(evs), err)
 	}
 	// The clock moved an hour after each annotation: hours 3 to 5 hold
 	// annotations 3, 4 and 5.
 	start := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-	evs, _, err = f.db.Events(ctx, storage.EventFilter{Chain: f.project.ID, From: start, To: start.Add(3 * time.Hour)})
+	evs, _, err = f.db.Events(ctx, feedback.EventFilter{Chain: f.project.ID, From: start, To: start.Add(3 * time.Hour)})
 	if err != nil || len(evs) != 3 {
 		t.Fatalf("events from 12:00 to 15:00: %d, %v", len(evs), err)
 	}
@@ -455,10 +455,10 @@ func TestEventsFilterAndPages(t *testing.T) {
 			t.Errorf("event at %v outside the range", e.At)
 		}
 	}
-	if evs, _, err := f.db.Events(ctx, storage.EventFilter{Chain: f.project.ID, From: start.Add(1000 * time.Hour)}); err != nil || len(evs) != 0 {
+	if evs, _, err := f.db.Events(ctx, feedback.EventFilter{Chain: f.project.ID, From: start.Add(1000 * time.Hour)}); err != nil || len(evs) != 0 {
 		t.Errorf("events after the last: %d, %v", len(evs), err)
 	}
-	if evs, _, err := f.db.Events(ctx, storage.EventFilter{Chain: f.project.ID, Actor: "nobody"}); err != nil || len(evs) != 0 {
+	if evs, _, err := f.db.Events(ctx, feedback.EventFilter{Chain: f.project.ID, Actor: "nobody"}); err != nil || len(evs) != 0 {
 		t.Errorf("events of an unknown actor: %d, %v", len(evs), err)
 	}
 }
@@ -480,7 +480,7 @@ func TestAdministrativeEvents(t *testing.T) {
 	if _, err := f.db.CreateToken(ctx, "admin", "ci"); err != nil {
 		t.Fatal(err)
 	}
-	evs, _, err := f.db.Events(ctx, storage.EventFilter{Chain: f.project.ID})
+	evs, _, err := f.db.Events(ctx, feedback.EventFilter{Chain: f.project.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +491,7 @@ func TestAdministrativeEvents(t *testing.T) {
 	if evs[0].ActorName != "cli:ops" || evs[3].ActorName != "admin" || !strings.Contains(string(evs[1].Payload), `"previous_role":"labeler"`) {
 		t.Errorf("actors %q %q, payload %s", evs[0].ActorName, evs[3].ActorName, evs[1].Payload)
 	}
-	srv, _, err := f.db.Events(ctx, storage.EventFilter{Chain: feedback.ServerChain, Limit: 2})
+	srv, _, err := f.db.Events(ctx, feedback.EventFilter{Chain: feedback.ServerChain, Limit: 2})
 	if err != nil || strings.Join(kinds(srv), " ") != feedback.KindTokenCreated+" "+feedback.KindUserDisabled {
 		t.Errorf("server events %v %v", kinds(srv), err)
 	}

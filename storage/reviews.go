@@ -6,15 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
 	"github.com/loupehq/loupe/feedback"
 )
-
-// ErrReviewQueueEmpty is returned when no item waits for the reviewer.
-var ErrReviewQueueEmpty = &loupe.Error{Code: loupe.ENOTFOUND, Message: "no items are waiting for your review in this project"}
 
 // settle moves an item to the state its annotations call for, after they
 // changed:
@@ -100,7 +98,10 @@ func itemFacts(tx *Tx, itemID, origin string) (feedback.Facts, error) {
 	if err := rows.Err(); err != nil {
 		return f, err
 	}
-	rows, err = tx.query(`SELECT block, value_json, score FROM predictions WHERE item_id = ? AND input_hash = '' ORDER BY created_at, id`, itemID)
+	// Predictions over edited inputs answer another question; those sent
+	// with feedback are the model's answer to the item as it is.
+	rows, err = tx.query(`SELECT block, value_json, score FROM predictions WHERE item_id = ? AND (input_hash = '' OR source = 'feedback')
+		ORDER BY created_at, id`, itemID)
 	if err != nil {
 		return f, err
 	}
@@ -130,7 +131,7 @@ const (
 // it for them for the project's lease time, so that two reviewers do not
 // review the same item at once. An item they already hold is given again.
 // Items the reviewer annotated themselves are left to other reviewers. It
-// returns ErrReviewQueueEmpty when nothing waits.
+// returns feedback.ErrReviewQueueEmpty when nothing waits.
 func (db *DB) NextReview(ctx context.Context, p *annotate.Project, userID string) (*feedback.ReviewTask, error) {
 	var itemID string
 	lease := annotate.LeaseDuration(p.Config)
@@ -146,7 +147,7 @@ func (db *DB) NextReview(ctx context.Context, p *annotate.Project, userID string
 				ORDER BY i.seq LIMIT 1`, p.ID, userID, now).Scan(&itemID)
 		}
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrReviewQueueEmpty
+			return feedback.ErrReviewQueueEmpty
 		} else if err != nil {
 			return err
 		}
@@ -155,8 +156,8 @@ func (db *DB) NextReview(ctx context.Context, p *annotate.Project, userID string
 			itemID, p.ID, userID, fmtTime(tx.now.Add(lease)))
 		return err
 	})
-	if errors.Is(err, ErrReviewQueueEmpty) {
-		return nil, ErrReviewQueueEmpty
+	if errors.Is(err, feedback.ErrReviewQueueEmpty) {
+		return nil, feedback.ErrReviewQueueEmpty
 	} else if err != nil {
 		return nil, fmt.Errorf("next review: %w", err)
 	}
@@ -196,6 +197,10 @@ func (db *DB) ReviewTask(ctx context.Context, p *annotate.Project, itemID string
 	if t.Reviews, err = db.Reviews(ctx, itemID); err != nil {
 		return nil, err
 	}
+	if t.Feedback, _, err = db.Events(ctx, feedback.EventFilter{Chain: p.ID, ItemID: itemID, Kind: feedback.KindFeedback, Limit: 1000}); err != nil {
+		return nil, err
+	}
+	slices.Reverse(t.Feedback)
 	return t, nil
 }
 
@@ -310,7 +315,9 @@ func (db *DB) SubmitReview(ctx context.Context, p *annotate.Project, reviewer *l
 		if err != nil {
 			return err
 		}
-		if len(answers) == 0 {
+		if len(answers) == 0 && state != feedback.StateInReview {
+			// Items from the feedback API go to review before anyone
+			// annotates them; others have nothing to review yet.
 			return loupe.Errorf(loupe.ECONFLICT, "nobody has annotated this item yet: there is nothing to review")
 		}
 		if feedback.Revision(answers) != revision {
@@ -449,4 +456,131 @@ func (db *DB) StateCounts(ctx context.Context, projectID string) (map[string]int
 		out[state] = n
 	}
 	return out, rows.Err()
+}
+
+// AgreementItems calls fn with the labelers' answers to each item that at
+// least two labelers annotated, in import order, streaming from one
+// consistent snapshot. Each labeler's answer is the last version they made
+// themselves: a reviewer's fix does not count as the labeler agreeing.
+// Labelers are keyed by name.
+func (db *DB) AgreementItems(ctx context.Context, projectID string, fn func(feedback.ItemAnswers) error) error {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("agreement: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT i.id, u.name, v.values_json
+		FROM items i
+		JOIN annotations a ON a.item_id = i.id
+		JOIN users u ON u.id = a.user_id
+		JOIN annotation_versions v ON v.annotation_id = a.id AND v.version = (SELECT max(version) FROM annotation_versions
+			WHERE annotation_id = a.id AND author_id IN ('', a.user_id))
+		WHERE i.project_id = ? AND i.done >= 2
+		ORDER BY i.seq, a.id`, projectID)
+	if err != nil {
+		return fmt.Errorf("agreement: %w", err)
+	}
+	defer rows.Close()
+	cur := feedback.ItemAnswers{}
+	for rows.Next() {
+		var itemID, name, raw string
+		if err := rows.Scan(&itemID, &name, &raw); err != nil {
+			return fmt.Errorf("agreement: %w", err)
+		}
+		if itemID != cur.Item {
+			if cur.Item != "" {
+				if err := fn(cur); err != nil {
+					return err
+				}
+			}
+			cur = feedback.ItemAnswers{Item: itemID, ByLabeler: map[string]map[string]json.RawMessage{}}
+		}
+		var vals map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(raw), &vals); err != nil {
+			return fmt.Errorf("agreement: item %s: %w", itemID, err)
+		}
+		cur.ByLabeler[name] = vals
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("agreement: %w", err)
+	}
+	if cur.Item != "" {
+		return fn(cur)
+	}
+	return nil
+}
+
+// RecordExport appends an export.made event: what was exported, in which
+// format, how many records. Exports stream from a snapshot while writes go
+// on, so the event is recorded once the export is written.
+func (db *DB) RecordExport(ctx context.Context, projectID string, what map[string]any) error {
+	err := db.update(ctx, func(tx *Tx) error {
+		return tx.record(projectID, feedback.KindExportMade, what)
+	})
+	if err != nil {
+		return fmt.Errorf("record export: %w", err)
+	}
+	return nil
+}
+
+// LastEvent returns the position of the chain's last event (0 when none):
+// anything derived from the chain's history is current while it stays the
+// same.
+func (db *DB) LastEvent(ctx context.Context, chain string) (int64, error) {
+	var seq int64
+	err := db.queryRow(ctx, `SELECT coalesce(max(seq), 0) FROM events WHERE chain = ?`, chain).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("last event: %w", err)
+	}
+	return seq, nil
+}
+
+// Items returns a page of the project's items in import order, with their
+// states, and the cursor for the next page (0 when this is the last).
+func (db *DB) Items(ctx context.Context, projectID string, f feedback.ItemsFilter) ([]feedback.ItemStatus, int64, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	f.Limit = min(f.Limit, 500)
+	query := `SELECT ` + itemColumns + `, state, review_reason, origin, done FROM items WHERE project_id = ? AND seq > ?`
+	args := []any{projectID, f.After}
+	if f.State != "" {
+		query += ` AND state = ?`
+		args = append(args, f.State)
+	}
+	query += ` ORDER BY seq LIMIT ?`
+	args = append(args, f.Limit+1)
+	st, err := db.readStmt(ctx, query)
+	if err != nil {
+		return nil, 0, fmt.Errorf("items: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("items: %w", err)
+	}
+	defer rows.Close()
+	var out []feedback.ItemStatus
+	for rows.Next() {
+		var s feedback.ItemStatus
+		var it annotate.Item
+		var data, created string
+		if err := rows.Scan(&it.ID, &it.ProjectID, &it.Seq, &it.ExternalID, &data, &it.Hash, &created, &s.State, &s.Reason, &s.Origin, &s.Done); err != nil {
+			return nil, 0, fmt.Errorf("items: %w", err)
+		}
+		if err := decodeData(data, &it.Data); err != nil {
+			return nil, 0, fmt.Errorf("item %s data: %w", it.ID, err)
+		}
+		it.CreatedAt = parseTime(created)
+		s.Item = &it
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("items: %w", err)
+	}
+	var next int64
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		next = out[len(out)-1].Item.Seq
+	}
+	return out, next, nil
 }
