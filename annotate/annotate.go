@@ -290,9 +290,10 @@ const MaxImportErrors = 20
 
 // Sources of predictions.
 const (
-	SourceImport  = "import"  // came with the items, or loupe import --predictions
-	SourceLive    = "live"    // asked of a live model
-	SourceBuiltin = "builtin" // made by Loupe's own learner
+	SourceImport   = "import"   // came with the items, or loupe import --predictions
+	SourceLive     = "live"     // asked of a live model
+	SourceBuiltin  = "builtin"  // made by Loupe's own learner
+	SourceFeedback = "feedback" // sent with feedback through the feedback API
 )
 
 // Prediction is a model's value for one block of an item.
