@@ -211,6 +211,15 @@ type taskJSON struct {
 	// back with the annotation so that Loupe knows what was suggested.
 	Suggestions map[string]annotate.Suggestion `json:"suggestions,omitempty"`
 	Shown       string                         `json:"shown,omitempty"`
+	// Returned is set when a reviewer sent the annotation back: edit it
+	// (base_version) to answer.
+	Returned *returnJSON `json:"returned,omitempty"`
+}
+
+type returnJSON struct {
+	Reviewer string    `json:"reviewer"`
+	Comment  string    `json:"comment"`
+	At       time.Time `json:"at"`
 }
 
 func toTaskJSON(p *annotate.Project, t *annotate.Task) taskJSON {
@@ -218,6 +227,9 @@ func toTaskJSON(p *annotate.Project, t *annotate.Task) taskJSON {
 		Annotation: toAnnotationJSON(t.Annotation), ConfigVersion: p.ConfigVersion, Blocks: p.Config.Blocks}
 	if t.Status == annotate.StatusLeased {
 		out.LeaseUntil = &t.LeaseUntil
+	}
+	if rt := t.Returned; rt != nil {
+		out.Returned = &returnJSON{Reviewer: rt.Reviewer, Comment: rt.Comment, At: rt.At}
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
 	"github.com/loupehq/loupe/blocks"
+	"github.com/loupehq/loupe/feedback"
 )
 
 // labelPage is the labeling page: one item with the project's blocks, or
@@ -36,6 +37,9 @@ type labelPage struct {
 	Rerun       string   // blocks whose change asks the models again, space-separated
 	Reserved    []blocks.Shortcut
 	Error       string
+	// Others are the other labelers' answers, shown when the project lets
+	// labelers see them and the labeler has given their own.
+	Others *answerTable
 }
 
 var reservedKeys = []blocks.Shortcut{
@@ -132,6 +136,12 @@ func (s *Server) renderLabel(w http.ResponseWriter, r *http.Request, status int,
 				rerun = append(rerun, m.RerunOn...)
 			}
 			data.Rerun = strings.Join(rerun, " ")
+		}
+		if task.Annotation != nil && p.Config.Review != nil && p.Config.Review.LabelersSeeOthers {
+			if data.Others, err = s.otherAnswers(r, p, task); err != nil {
+				s.error(w, r, err)
+				return
+			}
 		}
 		views := blocks.NewViews(p.Config.Interface(), pg)
 		if data.Blocks, err = s.blocks.HTML(views); err != nil {
@@ -269,4 +279,23 @@ func (s *Server) skipForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.redirect(w, r, "/projects/"+p.Slug+"/label", "Skipped.")
+}
+
+// otherAnswers lays out the other labelers' answers to the task's item
+// side by side; nil when there are none.
+func (s *Server) otherAnswers(r *http.Request, p *annotate.Project, task *annotate.Task) (*answerTable, error) {
+	all, err := s.store.ItemAnnotations(r.Context(), task.Item.ID)
+	if err != nil {
+		return nil, err
+	}
+	var others []*annotate.Annotation
+	for _, a := range all {
+		if a.ID != task.Annotation.ID {
+			others = append(others, a)
+		}
+	}
+	if len(others) == 0 {
+		return nil, nil
+	}
+	return newAnswerTable(p.Config.Interface(), &feedback.ReviewTask{Answers: others}, nil), nil
 }

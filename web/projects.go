@@ -12,6 +12,7 @@ import (
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
 	"github.com/loupehq/loupe/blocks"
+	"github.com/loupehq/loupe/feedback"
 )
 
 // project loads the project named in the URL with the user's access to it.
@@ -69,6 +70,9 @@ type projectPage struct {
 	ConfigError string
 	Quality     []annotate.ModelQuality // for managers of projects with models
 	Chart       *qualityChart
+	States      []string
+	Counts      map[string]int // items per state, for reviewers and managers
+	Agreement   *agreementView
 }
 
 func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) {
@@ -92,6 +96,17 @@ func (s *Server) renderProject(w http.ResponseWriter, r *http.Request, status in
 			return
 		}
 		data.Chart = newQualityChart(data.Quality)
+	}
+	if a.CanReview() {
+		data.States = feedback.States
+		if data.Counts, err = s.store.StateCounts(r.Context(), p.ID); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		if data.Agreement, err = s.agreement(r.Context(), p, false); err != nil {
+			s.error(w, r, err)
+			return
+		}
 	}
 	s.render(w, r, status, "project", data)
 }

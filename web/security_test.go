@@ -215,7 +215,9 @@ func TestGETNeverMutates(t *testing.T) {
 		"/admin/users/lab/disable",
 		"/api/v1/projects/a/items/" + ids[0] + "/annotations",
 		"/api/v1/projects/a/items/" + ids[0] + "/skip",
-		"/api/v1/projects/a/items",
+		"/api/v1/projects/a/predictions",
+		"/api/v1/projects/a/feedback",
+		"/api/v1/projects/a/items/" + ids[0] + "/reviews",
 	}
 	before := ts.counts()
 	for _, path := range postOnly {

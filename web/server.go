@@ -22,6 +22,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/securecookie"
 	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/annotate"
 	"github.com/loupehq/loupe/blocks"
 )
 
@@ -76,6 +77,8 @@ type Server struct {
 	sessions *sessionStore
 	shown    *securecookie.SecureCookie // signs the suggestions a page showed
 	handler  http.Handler
+
+	agreements agreementCache
 }
 
 // New returns a server over store. It fails when the config lacks a session
@@ -146,6 +149,14 @@ var templateFuncs = template.FuncMap{
 	"pct100":  func(f float64) float64 { return f * 100 },
 	"ms":      func(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) },
 	"path":    url.PathEscape,
+	"summary": summary,
+	"preview": func(p *annotate.Project, it *annotate.Item) string { return itemPreview(p.Config.Interface(), it) },
+	"short": func(h string) string {
+		if len(h) > 12 {
+			return h[:12]
+		}
+		return h
+	},
 }
 
 // parsePages parses each page template with the shared layout, once.

@@ -9,6 +9,7 @@ import (
 	"github.com/loupehq/loupe/annotate"
 	"github.com/loupehq/loupe/blocks"
 	"github.com/loupehq/loupe/export"
+	"github.com/loupehq/loupe/feedback"
 )
 
 // UserStore finds and changes users.
@@ -83,6 +84,30 @@ type QualityStore interface {
 	ShownOutcomes(ctx context.Context, projectID string) ([]annotate.ShownOutcome, error)
 }
 
+// ReviewStore is the review queue and the verdicts given from it.
+type ReviewStore interface {
+	NextReview(ctx context.Context, p *annotate.Project, userID string) (*feedback.ReviewTask, error)
+	ReviewTask(ctx context.Context, p *annotate.Project, itemID string) (*feedback.ReviewTask, error)
+	SubmitReview(ctx context.Context, p *annotate.Project, reviewer *loupe.User, r *feedback.Review, revision string) (*feedback.Review, error)
+	Items(ctx context.Context, projectID string, f feedback.ItemsFilter) ([]feedback.ItemStatus, int64, error)
+	StateCounts(ctx context.Context, projectID string) (map[string]int, error)
+	ItemAnnotations(ctx context.Context, itemID string) ([]*annotate.Annotation, error)
+	RecordFeedback(ctx context.Context, p *annotate.Project, in *feedback.Incoming) (*feedback.Received, error)
+}
+
+// HistoryStore reads the history: events, every version, predictions, and
+// the answers agreement is computed from.
+type HistoryStore interface {
+	Events(ctx context.Context, f feedback.EventFilter) ([]*feedback.Event, int64, error)
+	EachEvent(ctx context.Context, f feedback.EventFilter, fn func(*feedback.Event) error) error
+	ItemEvents(ctx context.Context, itemID string) ([]*feedback.Event, error)
+	ItemVersions(ctx context.Context, itemID string) ([]*annotate.Annotation, error)
+	ItemPredictions(ctx context.Context, itemID string) ([]annotate.Prediction, error)
+	LastEvent(ctx context.Context, chain string) (int64, error)
+	AgreementItems(ctx context.Context, projectID string, fn func(feedback.ItemAnswers) error) error
+	RecordExport(ctx context.Context, projectID string, what map[string]any) error
+}
+
 // Store is everything the web server needs from storage.
 type Store interface {
 	UserStore
@@ -91,4 +116,6 @@ type Store interface {
 	LabelStore
 	ExportStore
 	QualityStore
+	ReviewStore
+	HistoryStore
 }

@@ -236,7 +236,7 @@ func (ts *testServer) itemIDs(p *annotate.Project) []string {
 // countedTables are the tables whose row counts show a request's side
 // effects.
 var countedTables = []string{"users", "sessions", "api_tokens", "projects", "project_configs", "project_members",
-	"items", "assignments", "annotations", "annotation_versions", "predictions"}
+	"items", "assignments", "annotations", "annotation_versions", "predictions", "events", "reviews"}
 
 // counts returns the number of rows of each counted table.
 func (ts *testServer) counts() map[string]int {

@@ -466,16 +466,18 @@ func runExport(ctx context.Context, args []string, env *Env) error {
 		}
 		return n, enc.Close()
 	}
+	var n int
 	if *out == "" {
-		_, err := write(env.Stdout)
-		return err
+		if n, err = write(env.Stdout); err != nil {
+			return err
+		}
+	} else {
+		if n, err = writeFileAtomic(*out, write); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stderr, "Exported %d items to %s.\n", n, *out)
 	}
-	n, err := writeFileAtomic(*out, write)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stderr, "Exported %d items to %s.\n", n, *out)
-	return nil
+	return recordExport(ctx, d, p, map[string]any{"what": "annotations", "format": *formatName, "records": n})
 }
 
 // writeFileAtomic writes a file through a temporary file in the same

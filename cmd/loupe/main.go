@@ -12,6 +12,9 @@
 //	loupe project add-member SLUG USER --role labeler|reviewer|manager
 //	loupe import --project SLUG FILE
 //	loupe export --project SLUG [--format jsonl] [--out FILE]
+//	loupe audit verify [--project SLUG [--expect-last HASH]]
+//	loupe audit export --project SLUG [--out FILE] [--user NAME] [--kind KIND] [--block NAME] [--from DATE] [--to DATE]
+//	loupe agreement --project SLUG [--json] [--span-overlap] [--min-iou X]
 //	loupe token create USER [--name NAME]
 //	loupe model stats --project SLUG
 //	loupe bench [flags]
@@ -80,6 +83,9 @@ Usage:
   loupe project add-member SLUG USER --role labeler|reviewer|manager
   loupe import --project SLUG (FILE | --predictions FILE)
   loupe export --project SLUG [--format jsonl] [--out FILE]
+  loupe audit verify [--project SLUG [--expect-last HASH]]  check that no event of the history was changed or removed
+  loupe audit export --project SLUG [--out FILE] [--user NAME] [--kind KIND] [--block NAME] [--from DATE] [--to DATE]
+  loupe agreement --project SLUG [--json] [--span-overlap] [--min-iou X]  how much the labelers agree, per block
   loupe token create USER [--name NAME]
   loupe model stats --project SLUG  how often each model's suggestions were accepted, edited or rejected
   loupe bench [flags]            load-test the HTTP API against a bare baseline
@@ -106,6 +112,10 @@ func dispatch(ctx context.Context, args []string, env *Env) error {
 		return runImport(ctx, rest, env)
 	case "export":
 		return runExport(ctx, rest, env)
+	case "audit":
+		return sub(ctx, "audit", rest, env, map[string]command{"verify": runAuditVerify, "export": runAuditExport})
+	case "agreement":
+		return runAgreement(ctx, rest, env)
 	case "model":
 		return sub(ctx, "model", rest, env, map[string]command{"stats": runModelStats})
 	case "token":
