@@ -19,6 +19,10 @@ type Record struct {
 	ExternalID  string
 	Data        json.RawMessage // the item's data as stored: canonical JSON
 	Annotations []Annotation
+	// State is the item's review state ("" when unknown); Final the
+	// final answer a reviewer's adjudication set (nil when none).
+	State string
+	Final json.RawMessage
 }
 
 // Annotation is one labeler's current annotation of an item.

@@ -13,7 +13,9 @@ import (
 //
 //	{"id":"…","external_id":"…"|null,"data":{…},"annotations":[{"id":"…","user":"…",
 //	 "version":2,"config_version":1,"values":{…},"lead_ms":0,
-//	 "created_at":"…","updated_at":"…"}]}
+//	 "created_at":"…","updated_at":"…"}],"state":"approved","final":{…}}
+//
+// state is left out when unknown, final when no adjudication set one.
 //
 // Data and values are written as stored (canonical JSON with <, > and &
 // escaped), so a line is produced without decoding them again.
@@ -63,7 +65,16 @@ func (e *JSONLEncoder) Encode(r *Record) error {
 		b = a.UpdatedAt.UTC().AppendFormat(b, time.RFC3339Nano)
 		b = append(b, `"}`...)
 	}
-	b = append(b, "]}\n"...)
+	b = append(b, ']')
+	if r.State != "" {
+		b = append(b, `,"state":`...)
+		b = appendString(b, r.State)
+	}
+	if len(r.Final) > 0 {
+		b = append(b, `,"final":`...)
+		b = appendRaw(b, r.Final)
+	}
+	b = append(b, "}\n"...)
 	e.buf = b
 	if _, err := e.w.Write(b); err != nil {
 		return fmt.Errorf("write jsonl: %w", err)

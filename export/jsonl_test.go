@@ -22,7 +22,7 @@ func records() []*export.Record {
 			Annotations: []export.Annotation{
 				{ID: "ann-1", User: "alice", Version: 2, ConfigVersion: 1, Values: json.RawMessage(`{"sentiment":"positive"}`), LeadMS: 5120, CreatedAt: t0, UpdatedAt: t0.Add(time.Minute)},
 				{ID: "ann-2", User: "bob \"the\" labeler", Version: 1, ConfigVersion: 1, Values: json.RawMessage(`{"sentiment":"neutral"}`), CreatedAt: t0, UpdatedAt: t0},
-			}},
+			}, State: "approved", Final: json.RawMessage(`{"sentiment":"positive"}`)},
 		{ItemID: "item-2", Data: json.RawMessage(`{"review":"line\nbreak \u2028"}`),
 			Annotations: []export.Annotation{{ID: "ann-3", User: "alice", Version: 1, ConfigVersion: 2, Values: json.RawMessage(`{}`), CreatedAt: t0, UpdatedAt: t0}}},
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/export"
 	"github.com/loupehq/loupe/feedback"
 	"github.com/loupehq/loupe/storage"
 )
@@ -214,6 +215,15 @@ func TestReviewFixAndAdjudicate(t *testing.T) {
 	task, err = f.db.ReviewTask(ctx, f.project, b.ItemID)
 	if err != nil || string(task.Final["sentiment"]) != `"negative"` || task.State != feedback.StateApproved {
 		t.Errorf("after adjudication: final %v state %q err %v", task.Final, task.State, err)
+	}
+	// The export carries each item's state and the final answer.
+	finals := map[string]string{}
+	err = f.db.ExportRecords(ctx, f.project.ID, func(rec *export.Record) error {
+		finals[rec.ItemID] = rec.State + " " + string(rec.Final)
+		return nil
+	})
+	if err != nil || finals[b.ItemID] != `approved {"sentiment":"negative"}` || finals[a.ItemID] != "approved " {
+		t.Errorf("exported states and finals: %v %v", finals, err)
 	}
 	for _, r := range []*feedback.Review{
 		{ItemID: b.ItemID, Verdict: "maybe"},
