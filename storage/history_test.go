@@ -509,3 +509,31 @@ func TestAdministrativeEvents(t *testing.T) {
 		t.Errorf("the token itself is in the history: %s", srv[0].Payload)
 	}
 }
+
+// Suggestions that were only shown (the builtin learner's are not stored
+// as predictions) count as the model's answer for the review policy.
+func TestPolicyUsesShownSuggestions(t *testing.T) {
+	cfg := strings.Replace(sentimentConfig, "overlap: 1\n", "overlap: 1\nreview:\n  policy: [model_disagreement, low_confidence]\n  low_confidence: 0.5\n", 1)
+	f := newFixture(t, cfg, 3, 1)
+	ctx := context.Background()
+	u := f.labelers[0]
+	for i, c := range []struct{ answer, shown, want string }{
+		{"positive", `{"model":"learner","version":"1","value":"positive","score":0.9}`, feedback.StateAnnotated},
+		{"negative", `{"model":"learner","version":"1","value":"positive","score":0.9}`, feedback.StateInReview},
+		{"positive", `{"model":"learner","version":"1","value":"positive","score":0.3}`, feedback.StateInReview},
+	} {
+		task, err := f.db.Next(ctx, f.project, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = f.db.Submit(ctx, f.project, f.access(u), &annotate.Submission{ItemID: task.Item.ID,
+			Values: map[string]json.RawMessage{"sentiment": json.RawMessage(strconv.Quote(c.answer))},
+			Shown:  map[string]json.RawMessage{"sentiment": json.RawMessage(c.shown)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := state(t, f, task.Item.ID); got != c.want {
+			t.Errorf("case %d: state %q, want %q", i, got, c.want)
+		}
+	}
+}

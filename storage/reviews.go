@@ -73,18 +73,25 @@ func setState(tx *Tx, projectID, itemID, from, to, reason string) error {
 }
 
 // itemFacts gathers what the review policy looks at: each labeler's
-// current answer and the latest prediction for each block.
+// current answer, and per block the latest stored prediction or, for a
+// block without one (the builtin learner's suggestions are not stored),
+// the suggestion the labelers were shown.
 func itemFacts(tx *Tx, itemID, origin string) (feedback.Facts, error) {
 	f := feedback.Facts{ItemID: itemID, Predictions: map[string]feedback.Predicted{}, Feedback: origin == OriginFeedback}
-	rows, err := tx.query(`SELECT v.values_json FROM annotations a JOIN annotation_versions v ON v.annotation_id = a.id AND v.version = a.version
+	shown := map[string]feedback.Predicted{}
+	rows, err := tx.query(`SELECT v.values_json, v.shown_json FROM annotations a JOIN annotation_versions v ON v.annotation_id = a.id AND v.version = a.version
 		WHERE a.item_id = ? ORDER BY a.created_at, a.id`, itemID)
 	if err != nil {
 		return f, err
 	}
 	for rows.Next() {
-		var raw string
+		var raw, rawShown string
 		var vals map[string]json.RawMessage
-		if err := rows.Scan(&raw); err != nil {
+		var sgs map[string]struct {
+			Value json.RawMessage `json:"value"`
+			Score *float64        `json:"score"`
+		}
+		if err := rows.Scan(&raw, &rawShown); err != nil {
 			rows.Close()
 			return f, err
 		}
@@ -93,6 +100,13 @@ func itemFacts(tx *Tx, itemID, origin string) (feedback.Facts, error) {
 			return f, err
 		}
 		f.Answers = append(f.Answers, vals)
+		if json.Unmarshal([]byte(rawShown), &sgs) == nil {
+			for block, sg := range sgs {
+				if len(sg.Value) > 0 {
+					shown[block] = feedback.Predicted{Value: sg.Value, Score: sg.Score}
+				}
+			}
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -118,7 +132,15 @@ func itemFacts(tx *Tx, itemID, origin string) (feedback.Facts, error) {
 		}
 		f.Predictions[block] = pr
 	}
-	return f, rows.Err()
+	if err := rows.Err(); err != nil {
+		return f, err
+	}
+	for block, p := range shown {
+		if _, ok := f.Predictions[block]; !ok {
+			f.Predictions[block] = p
+		}
+	}
+	return f, nil
 }
 
 // Item origins.
