@@ -210,27 +210,17 @@ func abbreviate(v json.RawMessage) string {
 // choice="single"> with a <Choice> per option, over the interface's first
 // object.
 func (ch *Choice) LabelStudioControl() LSControl {
-	return LSControl{
-		Tag:  LSTag{Name: "Choices", Attrs: []LSAttr{{"choice", "single"}}, Children: lsOptionTags(ch.Options, "Choice", nil)},
-		Type: "choices",
-	}
+	return lsSingleChoices(ch.Options)
 }
 
 // FromLabelStudio implements LabelStudioMapper: {"choices": ["positive"]},
 // holding exactly one choice.
 func (ch *Choice) FromLabelStudio(results []LSResult, _ map[string]any) (json.RawMessage, error) {
-	var got []string
-	for _, r := range results {
-		cs, err := lsStrings(r.Value, "choices", false)
-		if err != nil {
-			return nil, err
-		}
-		got = append(got, cs...)
+	choice, err := lsOneChoice(results, "a choice takes one option")
+	if err != nil {
+		return nil, err
 	}
-	if len(got) != 1 {
-		return nil, invalidf("a choice takes one option; Label Studio gave %d (%s)", len(got), quoteList(got))
-	}
-	return json.Marshal(got[0])
+	return json.Marshal(choice)
 }
 
 // ToLabelStudio implements LabelStudioMapper: one result holding the
@@ -240,7 +230,7 @@ func (ch *Choice) ToLabelStudio(v json.RawMessage, _ map[string]any) ([]LSResult
 	if err := json.Unmarshal(v, &s); err != nil {
 		return nil, invalidf("expected one option as a string, got %s", abbreviate(v))
 	}
-	return []LSResult{{Value: map[string]any{"choices": []string{s}}}}, nil
+	return lsChoiceResult(s), nil
 }
 
 // LLMSchema implements LLMMapper: one of the option values.

@@ -169,27 +169,17 @@ func (f *Flag) ConditionValue(v json.RawMessage) json.RawMessage {
 // choice="single"> with a <Choice> per reason, over the interface's first
 // object.
 func (f *Flag) LabelStudioControl() LSControl {
-	return LSControl{
-		Tag:  LSTag{Name: "Choices", Attrs: []LSAttr{{"choice", "single"}}, Children: lsOptionTags(f.Reasons, "Choice", nil)},
-		Type: "choices",
-	}
+	return lsSingleChoices(f.Reasons)
 }
 
 // FromLabelStudio implements LabelStudioMapper: {"choices": ["ambiguous"]},
 // holding exactly one reason. Label Studio carries no note.
 func (f *Flag) FromLabelStudio(results []LSResult, _ map[string]any) (json.RawMessage, error) {
-	var got []string
-	for _, r := range results {
-		cs, err := lsStrings(r.Value, "choices", false)
-		if err != nil {
-			return nil, err
-		}
-		got = append(got, cs...)
+	choice, err := lsOneChoice(results, "a flag takes one reason")
+	if err != nil {
+		return nil, err
 	}
-	if len(got) != 1 {
-		return nil, invalidf("a flag takes one reason; Label Studio gave %d (%s)", len(got), quoteList(got))
-	}
-	return json.Marshal(FlagValue{Reason: got[0]})
+	return json.Marshal(FlagValue{Reason: choice})
 }
 
 // ToLabelStudio implements LabelStudioMapper: one result holding the
@@ -199,7 +189,7 @@ func (f *Flag) ToLabelStudio(v json.RawMessage, _ map[string]any) ([]LSResult, e
 	if err := json.Unmarshal(v, &fv); err != nil || fv.Reason == "" {
 		return nil, invalidf(`expected {"reason", "note"}, got %s`, abbreviate(v))
 	}
-	return []LSResult{{Value: map[string]any{"choices": []string{fv.Reason}}}}, nil
+	return lsChoiceResult(fv.Reason), nil
 }
 
 // LLMSchema implements LLMMapper: {"reason"} (and "note" with note: on),

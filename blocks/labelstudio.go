@@ -587,3 +587,34 @@ func runeOffset(text []rune, units int) (int, bool) {
 	}
 	return 0, false
 }
+
+// lsSingleChoices is the Label Studio control of a kind that takes one of
+// a list: <Choices choice="single"> with a <Choice> per option.
+func lsSingleChoices(os Options) LSControl {
+	return LSControl{
+		Tag:  LSTag{Name: "Choices", Attrs: []LSAttr{{"choice", "single"}}, Children: lsOptionTags(os, "Choice", nil)},
+		Type: "choices",
+	}
+}
+
+// lsOneChoice reads the one choice of {"choices": [X]} results; what
+// names it in the error ("a choice takes one option").
+func lsOneChoice(results []LSResult, what string) (string, error) {
+	var got []string
+	for _, r := range results {
+		cs, err := lsStrings(r.Value, "choices", false)
+		if err != nil {
+			return "", err
+		}
+		got = append(got, cs...)
+	}
+	if len(got) != 1 {
+		return "", invalidf("%s; Label Studio gave %d (%s)", what, len(got), quoteList(got))
+	}
+	return got[0], nil
+}
+
+// lsChoiceResult is the one result {"choices": [choice]}.
+func lsChoiceResult(choice string) []LSResult {
+	return []LSResult{{Value: map[string]any{"choices": []string{choice}}}}
+}

@@ -218,27 +218,39 @@ func (p *Pairwise) cleanReason(r string) (string, error) {
 // FormValue implements Valuer: radio buttons named field for the choice,
 // and a field named field+".reason".
 func (p *Pairwise) FormValue(form map[string][]string, field string) (json.RawMessage, error) {
-	choices, reasons := form[field], form[field+".reason"]
-	if len(choices) > 1 {
-		return nil, invalidf("choose one, not %d", len(choices))
+	choice, reason, err := formChoiceReason(form, field, "choose one")
+	if err != nil {
+		return nil, err
 	}
-	if len(reasons) > 1 {
-		return nil, invalidf("give one reason, not %d", len(reasons))
-	}
-	var pv PairValue
-	if len(choices) == 1 {
-		pv.Choice = choices[0]
-	}
-	if len(reasons) == 1 {
-		if !utf8.ValidString(reasons[0]) {
-			return nil, invalidf("the reason is not valid UTF-8")
-		}
-		pv.Reason = strings.TrimSpace(normalizeNewlines(reasons[0]))
-	}
+	pv := PairValue{Choice: choice, Reason: reason}
 	if pv == (PairValue{}) {
 		return nil, nil
 	}
 	return json.Marshal(pv)
+}
+
+// formChoiceReason reads a choice made with radio buttons named field and
+// its reason, a field named field+".reason" (a select or a text field),
+// trimmed, with LF line ends. tooMany starts the error for several choices
+// ("choose one").
+func formChoiceReason(form map[string][]string, field, tooMany string) (choice, reason string, err error) {
+	choices, reasons := form[field], form[field+".reason"]
+	if len(choices) > 1 {
+		return "", "", invalidf("%s, not %d", tooMany, len(choices))
+	}
+	if len(reasons) > 1 {
+		return "", "", invalidf("give one reason, not %d", len(reasons))
+	}
+	if len(choices) == 1 {
+		choice = choices[0]
+	}
+	if len(reasons) == 1 {
+		if !utf8.ValidString(reasons[0]) {
+			return "", "", invalidf("the reason is not valid UTF-8")
+		}
+		reason = strings.TrimSpace(normalizeNewlines(reasons[0]))
+	}
+	return choice, reason, nil
 }
 
 // Flatten implements Valuer: the choice, and the reason in NAME.reason.

@@ -164,27 +164,17 @@ func (t *Thumbs) options() Options {
 // LabelStudioControl implements LabelStudioMapper: <Choices
 // choice="single"> of up and down, over the interface's first object.
 func (t *Thumbs) LabelStudioControl() LSControl {
-	return LSControl{
-		Tag:  LSTag{Name: "Choices", Attrs: []LSAttr{{"choice", "single"}}, Children: lsOptionTags(t.options(), "Choice", nil)},
-		Type: "choices",
-	}
+	return lsSingleChoices(t.options())
 }
 
 // FromLabelStudio implements LabelStudioMapper: {"choices": ["up"]},
 // holding exactly one thumb.
 func (t *Thumbs) FromLabelStudio(results []LSResult, _ map[string]any) (json.RawMessage, error) {
-	var got []string
-	for _, r := range results {
-		cs, err := lsStrings(r.Value, "choices", false)
-		if err != nil {
-			return nil, err
-		}
-		got = append(got, cs...)
+	choice, err := lsOneChoice(results, "thumbs take one choice")
+	if err != nil {
+		return nil, err
 	}
-	if len(got) != 1 {
-		return nil, invalidf("thumbs take one choice; Label Studio gave %d (%s)", len(got), quoteList(got))
-	}
-	return json.Marshal(got[0])
+	return json.Marshal(choice)
 }
 
 // ToLabelStudio implements LabelStudioMapper: one result holding up or
@@ -194,7 +184,7 @@ func (t *Thumbs) ToLabelStudio(v json.RawMessage, _ map[string]any) ([]LSResult,
 	if err := json.Unmarshal(v, &s); err != nil {
 		return nil, invalidf(`expected "up" or "down", got %s`, abbreviate(v))
 	}
-	return []LSResult{{Value: map[string]any{"choices": []string{s}}}}, nil
+	return lsChoiceResult(s), nil
 }
 
 // LLMSchema implements LLMMapper: "up" or "down", with what each means.

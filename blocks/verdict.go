@@ -263,23 +263,11 @@ func (v *Verdict) cleanReason(r string) (string, error) {
 // and a field named field+".reason" (a select of the reasons, or a text
 // field).
 func (v *Verdict) FormValue(form map[string][]string, field string) (json.RawMessage, error) {
-	verdicts, reasons := form[field], form[field+".reason"]
-	if len(verdicts) > 1 {
-		return nil, invalidf("choose one verdict, not %d", len(verdicts))
+	verdict, reason, err := formChoiceReason(form, field, "choose one verdict")
+	if err != nil {
+		return nil, err
 	}
-	if len(reasons) > 1 {
-		return nil, invalidf("give one reason, not %d", len(reasons))
-	}
-	var vv VerdictValue
-	if len(verdicts) == 1 {
-		vv.Verdict = verdicts[0]
-	}
-	if len(reasons) == 1 {
-		if !utf8.ValidString(reasons[0]) {
-			return nil, invalidf("the reason is not valid UTF-8")
-		}
-		vv.Reason = strings.TrimSpace(normalizeNewlines(reasons[0]))
-	}
+	vv := VerdictValue{Verdict: verdict, Reason: reason}
 	if vv == (VerdictValue{}) {
 		return nil, nil
 	}
@@ -317,27 +305,17 @@ func (v *Verdict) LabelStudioControl() LSControl {
 	for _, a := range v.allowed() {
 		os = append(os, Option{Value: a})
 	}
-	return LSControl{
-		Tag:  LSTag{Name: "Choices", Attrs: []LSAttr{{"choice", "single"}}, Children: lsOptionTags(os, "Choice", nil)},
-		Type: "choices",
-	}
+	return lsSingleChoices(os)
 }
 
 // FromLabelStudio implements LabelStudioMapper: {"choices": ["reject"]},
 // holding exactly one verdict. Label Studio carries no reason.
 func (v *Verdict) FromLabelStudio(results []LSResult, _ map[string]any) (json.RawMessage, error) {
-	var got []string
-	for _, r := range results {
-		cs, err := lsStrings(r.Value, "choices", false)
-		if err != nil {
-			return nil, err
-		}
-		got = append(got, cs...)
+	choice, err := lsOneChoice(results, "a verdict takes one choice")
+	if err != nil {
+		return nil, err
 	}
-	if len(got) != 1 {
-		return nil, invalidf("a verdict takes one choice; Label Studio gave %d (%s)", len(got), quoteList(got))
-	}
-	return json.Marshal(VerdictValue{Verdict: got[0]})
+	return json.Marshal(VerdictValue{Verdict: choice})
 }
 
 // ToLabelStudio implements LabelStudioMapper: one result holding the
@@ -347,7 +325,7 @@ func (v *Verdict) ToLabelStudio(raw json.RawMessage, _ map[string]any) ([]LSResu
 	if err := json.Unmarshal(raw, &vv); err != nil || vv.Verdict == "" {
 		return nil, invalidf(`expected {"verdict", "reason"}, got %s`, abbreviate(raw))
 	}
-	return []LSResult{{Value: map[string]any{"choices": []string{vv.Verdict}}}}, nil
+	return lsChoiceResult(vv.Verdict), nil
 }
 
 // LLMSchema implements LLMMapper: {"verdict", "reason"}, the verdict one

@@ -245,16 +245,9 @@ DATE is a day (2024-05-31, UTC) or an RFC 3339 time (2024-05-31T14:00:00+02:00).
 		}
 		return n, bw.Flush()
 	}
-	var n int
-	if *out == "" {
-		if n, err = write(env.Stdout); err != nil {
-			return err
-		}
-	} else {
-		if n, err = writeFileAtomic(*out, write); err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stderr, "Exported %d events to %s.\n", n, *out)
+	n, err := writeExport(env, *out, "events", write)
+	if err != nil {
+		return err
 	}
 	return recordExport(ctx, d, p, map[string]any{"what": "audit", "events": n, "format": "jsonl"})
 }

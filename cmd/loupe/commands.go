@@ -466,18 +466,26 @@ func runExport(ctx context.Context, args []string, env *Env) error {
 		}
 		return n, enc.Close()
 	}
-	var n int
-	if *out == "" {
-		if n, err = write(env.Stdout); err != nil {
-			return err
-		}
-	} else {
-		if n, err = writeFileAtomic(*out, write); err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stderr, "Exported %d items to %s.\n", n, *out)
+	n, err := writeExport(env, *out, "items", write)
+	if err != nil {
+		return err
 	}
 	return recordExport(ctx, d, p, map[string]any{"what": "annotations", "format": *formatName, "records": n})
+}
+
+// writeExport writes an export to standard output, or to the file out,
+// whole or not at all, saying on stderr how many things (items, events)
+// it holds.
+func writeExport(env *Env, out, things string, write func(io.Writer) (int, error)) (int, error) {
+	if out == "" {
+		return write(env.Stdout)
+	}
+	n, err := writeFileAtomic(out, write)
+	if err != nil {
+		return n, err
+	}
+	fmt.Fprintf(env.Stderr, "Exported %d %s to %s.\n", n, things, out)
+	return n, nil
 }
 
 // writeFileAtomic writes a file through a temporary file in the same
