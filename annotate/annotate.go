@@ -279,9 +279,30 @@ const (
 
 // ImportResult counts what an import did.
 type ImportResult struct {
-	Added       int // new items (for a predictions file: items given predictions)
-	Unchanged   int // items already present with the same data (by id, or by content when there is no id)
-	Predictions int // prediction rows stored (one per block of each prediction)
+	Added       int `json:"added"`       // new items (for a predictions file: items given predictions)
+	Unchanged   int `json:"unchanged"`   // items already present with the same data (by id, or by content when there is no id)
+	Predictions int `json:"predictions"` // prediction rows stored (one per block of each prediction)
+	Annotations int `json:"annotations"` // annotations that came with the items
+}
+
+// How an import matches items already in the project, so that importing a
+// file twice adds nothing.
+const (
+	DedupeID   = "id"   // by external id; items without one by content hash (the default)
+	DedupeHash = "hash" // by content hash alone, whatever the ids
+	DedupeNone = "none" // never: every line is a new item (an external id already present is an error)
+)
+
+// DedupeModes lists the dedupe modes.
+var DedupeModes = []string{DedupeID, DedupeHash, DedupeNone}
+
+// ImportOptions tune an import.
+type ImportOptions struct {
+	Format string // the file's format, recorded with the import
+	Dedupe string // DedupeID when empty
+	// Progress is called after each batch with the records read and the
+	// items added so far.
+	Progress func(read, added int)
 }
 
 // MaxImportErrors is how many bad lines an import reports before it stops

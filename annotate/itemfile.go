@@ -3,16 +3,16 @@ package annotate
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -33,12 +33,41 @@ type ItemRecord struct {
 	// Predictions came with the item (Loupe's shape or Label Studio's);
 	// they are validated against the project's interface at import.
 	Predictions []PredictionRecord
+	// Annotations came with the item (Loupe's full export record, Label
+	// Studio's annotations, a Prodigy answer); they are validated
+	// against the project's interface at import.
+	Annotations []AnnotationRecord
 }
 
-// ItemDecoder reads items from JSONL: one JSON object a line, either
-// {"data": {...}, "id": "ext-id", "predictions": [...]} (id and
-// predictions optional) or a flat object taken as the data. Blank lines are
-// skipped; a UTF-8 byte order mark and CRLF line ends are accepted.
+// AnnotationRecord is an annotation that came with an imported item.
+type AnnotationRecord struct {
+	// User names who made it in the file ("" when the file does not
+	// say); the import attributes it to the Loupe user of that name,
+	// made as a disabled account when there is none.
+	User      string
+	Values    map[string]json.RawMessage // block → value; set by Resolve when LSResults holds Label Studio's results
+	LSResults []blocks.LSResult
+	CreatedAt time.Time // zero when unknown
+
+	index int // the annotation's place in the file's list, for messages
+}
+
+// ItemReader reads the items of an import file, whatever its format.
+// Next returns the next item, io.EOF after the last, or an EINVALID error
+// whose message starts with "line N:" (for CSV, the record's first line;
+// for a folder, the file name instead). After an error that makes the
+// rest of the file unreadable, Next returns io.EOF.
+type ItemReader interface {
+	Next() (*ItemRecord, error)
+}
+
+// ItemDecoder reads items from JSONL (the jsonl import format): one JSON
+// object a line, either a wrapper {"data": {...}, "id": "ext-id",
+// "predictions": [...]} (id and predictions optional), a line of Loupe's
+// full export record (external_id, annotations, and the export's other
+// keys; see ParseItemLine), or a flat object taken as the data. Blank
+// lines are skipped; a UTF-8 byte order mark and CRLF line ends are
+// accepted.
 type ItemDecoder struct {
 	lr lineReader
 }
@@ -52,8 +81,8 @@ func NewItemDecoder(r io.Reader) *ItemDecoder {
 func (d *ItemDecoder) Line() int { return d.lr.line }
 
 // Next returns the next item, io.EOF after the last, or an EINVALID error
-// whose message starts with "line N:". After an error caused by a line too
-// long to read, Next returns io.EOF.
+// whose message starts with "line N:". A line longer than MaxItemBytes is
+// such an error, and reading goes on after it.
 func (d *ItemDecoder) Next() (*ItemRecord, error) {
 	raw, err := d.lr.next()
 	if err != nil {
@@ -88,15 +117,19 @@ func (d *lineReader) next() ([]byte, error) {
 	return nil, io.EOF
 }
 
-// readLine returns the next line without its line end, refusing lines over
-// MaxItemBytes without holding them in memory.
+// readLine returns the next line without its line end. A line over
+// MaxItemBytes is refused without holding it in memory: the rest of it is
+// skipped, and reading goes on with the next line.
 func (d *lineReader) readLine() ([]byte, error) {
 	var line []byte
 	for {
 		chunk, err := d.r.ReadSlice('\n')
 		if len(line)+len(chunk) > MaxItemBytes {
-			d.done = true
-			return nil, lineErrorf(d.line+1, "line is longer than %d bytes", MaxItemBytes)
+			d.line++
+			if err := d.skipLine(err); err != nil {
+				return nil, err
+			}
+			return nil, lineErrorf(d.line, "line is longer than %d bytes", MaxItemBytes)
 		}
 		line = append(line, chunk...)
 		switch {
@@ -118,58 +151,53 @@ func (d *lineReader) readLine() ([]byte, error) {
 	}
 }
 
+// skipLine discards the rest of the current line; err is what the last
+// ReadSlice returned.
+func (d *lineReader) skipLine(err error) error {
+	for errors.Is(err, bufio.ErrBufferFull) {
+		_, err = d.r.ReadSlice('\n')
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF):
+		d.done = true
+		return nil
+	}
+	return fmt.Errorf("read line %d: %w", d.line, err)
+}
+
 func lineErrorf(line int, format string, args ...any) error {
 	return loupe.Errorf(loupe.EINVALID, "line %d: %s", line, fmt.Sprintf(format, args...))
 }
 
-// ParseItemLine parses one JSON line of an item file. line is used in error
-// messages. Predictions on the line are read and checked for shape, not
-// against the project's interface: ItemRecord.ResolvePredictions does that.
+// ParseItemLine parses one JSON line of an item file: a flat object taken
+// as the data, or a wrapper {"data": {...}} with any of the keys of Loupe's
+// full export record beside it (id, external_id, predictions, annotations,
+// state, split, reviews, feedback, final). line is used in error messages.
+// Predictions and annotations on the line are read and checked for shape,
+// not against the project's interface: ItemRecord.Resolve does that. It
+// returns an EINVALID error whose message starts with "line N:".
 func ParseItemLine(raw []byte, line int) (*ItemRecord, error) {
 	obj, err := parseObject(raw, line)
 	if err != nil {
 		return nil, err
 	}
-	rec := &ItemRecord{Line: line, Data: obj}
-	if inner, ok := obj["data"].(map[string]any); ok && isWrapper(obj) {
-		rec.Data = inner
-		if id, ok := obj["id"]; ok {
-			ext, err := externalID(id)
-			if err != nil {
-				return nil, lineErrorf(line, "id: %s", err)
-			}
-			rec.ExternalID = ext
-		}
-		if preds, ok := obj["predictions"]; ok {
-			if rec.Predictions, err = parsePredictions(preds); err != nil {
-				return nil, lineErrorf(line, "%s", loupe.ErrorMessage(err))
-			}
-		}
-	}
-	if len(rec.Data) == 0 {
-		return nil, lineErrorf(line, "data is empty")
-	}
-	b, err := json.Marshal(rec.Data)
-	if err != nil {
-		return nil, lineErrorf(line, "data cannot be stored: %v", err)
-	}
-	rec.DataJSON = b
-	sum := sha256.Sum256(b)
-	rec.Hash = hex.EncodeToString(sum[:])
-	return rec, nil
+	return itemFromObject(obj, line, false)
 }
 
-// parseObject decodes a line holding one JSON object, keeping numbers as
-// written.
+// parseObject decodes the bytes of one record holding one JSON object,
+// keeping numbers as written. raw may span several lines (an element of a
+// JSON array) starting at line.
 func parseObject(raw []byte, line int) (map[string]any, error) {
-	if !utf8.Valid(raw) {
-		return nil, lineErrorf(line, "not valid UTF-8")
+	if p := checkRecordBytes(raw); p != "" {
+		return nil, lineErrorf(line, "%s", p)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil {
-		return nil, lineErrorf(line, "not a JSON object: %s", jsonProblem(err, raw))
+		return nil, lineErrorf(line, "not a JSON object: %s", jsonProblem(err, raw, line))
 	}
 	if dec.More() {
 		return nil, lineErrorf(line, "more than one JSON value on the line")
@@ -178,18 +206,6 @@ func parseObject(raw []byte, line int) (map[string]any, error) {
 		return nil, lineErrorf(line, "expected a JSON object, got null")
 	}
 	return obj, nil
-}
-
-// isWrapper reports whether obj is {"data": {...}} with at most an id and
-// predictions beside it, as opposed to a flat item that happens to have a
-// data field.
-func isWrapper(obj map[string]any) bool {
-	for k := range obj {
-		if k != "data" && k != "id" && k != "predictions" {
-			return false
-		}
-	}
-	return true
 }
 
 func externalID(v any) (string, error) {
@@ -214,11 +230,17 @@ func externalID(v any) (string, error) {
 	return s, nil
 }
 
-// jsonProblem describes a JSON syntax error with its column.
-func jsonProblem(err error, raw []byte) string {
+// jsonProblem describes a JSON syntax error with its column, and its line
+// when raw, which starts on line, spans several lines.
+func jsonProblem(err error, raw []byte, line int) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Sprintf("%s (column %d)", se.Error(), utf8.RuneCount(raw[:min(int(se.Offset), len(raw))]))
+		before := raw[:min(int(se.Offset), len(raw))]
+		if n := bytes.Count(before, []byte("\n")); n > 0 {
+			col := utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:])
+			return fmt.Sprintf("%s (line %d, column %d)", se.Error(), line+n, col)
+		}
+		return fmt.Sprintf("%s (column %d)", se.Error(), utf8.RuneCount(before))
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
@@ -244,10 +266,12 @@ const LabelStudioModel = "label-studio"
 // bookkeeping keys beside model_version, score and result; they are
 // accepted and not kept.
 var (
-	loupePredictionKeys = map[string]bool{"model": true, "version": true, "score": true, "values": true}
-	lsPredictionKeys    = map[string]bool{"model": true, "model_version": true, "score": true, "result": true,
+	loupePredictionKeys  = map[string]bool{"model": true, "version": true, "score": true, "values": true}
+	exportPredictionKeys = map[string]bool{"id": true, "block": true, "model": true, "version": true, "score": true,
+		"value": true, "source": true, "created_at": true}
+	lsPredictionKeys = map[string]bool{"model": true, "model_version": true, "score": true, "result": true,
 		"id": true, "task": true, "project": true, "created_at": true, "updated_at": true, "created_ago": true,
-		"cluster": true, "neighbors": true, "mislabeling": true, "model_run": true}
+		"cluster": true, "neighbors": true, "mislabeling": true, "model_run": true, "loupe": true}
 	lsResultKeys = map[string]bool{"id": true, "from_name": true, "to_name": true, "type": true, "value": true,
 		"score": true, "original_width": true, "original_height": true, "image_rotation": true,
 		"origin": true, "readonly": true, "hidden": true, "parentID": true, "meta": true, "item_index": true}
@@ -276,6 +300,7 @@ func parsePredictions(x any) ([]PredictionRecord, error) {
 		}
 		_, hasValues := obj["values"]
 		_, hasResult := obj["result"]
+		_, hasBlock := obj["block"]
 		var err error
 		switch {
 		case hasValues && hasResult:
@@ -284,8 +309,10 @@ func parsePredictions(x any) ([]PredictionRecord, error) {
 			out[i], err = parseLoupePrediction(obj)
 		case hasResult:
 			out[i], err = parseLSPrediction(obj)
+		case hasBlock:
+			out[i], err = parseExportPrediction(obj)
 		default:
-			err = predErrorf(`needs values (Loupe's shape: {"model", "version", "score", "values": {BLOCK: VALUE}}) or result (Label Studio's: {"model_version", "score", "result": [...]})`)
+			err = predErrorf(`needs values (Loupe's shape: {"model", "version", "score", "values": {BLOCK: VALUE}}), result (Label Studio's: {"model_version", "score", "result": [...]}) or block and value (a row of Loupe's export: {"block", "model", "version", "score", "value"})`)
 		}
 		if err != nil {
 			return nil, predErrorf("predictions[%d]: %s", i, loupe.ErrorMessage(err))
@@ -340,6 +367,48 @@ func parseLoupePrediction(obj map[string]any) (PredictionRecord, error) {
 	return p, nil
 }
 
+// parseExportPrediction reads a prediction row of Loupe's full export
+// record: {"block", "model", "version", "score", "value"}, with the row's
+// id, source and created_at accepted and not kept.
+func parseExportPrediction(obj map[string]any) (PredictionRecord, error) {
+	var p PredictionRecord
+	for _, k := range sortedKeys(obj) {
+		if !exportPredictionKeys[k] {
+			return p, predErrorf("unknown key %q; a prediction row of Loupe's export has block, model, version, score and value", k)
+		}
+	}
+	block, ok := obj["block"].(string)
+	if !ok || block == "" {
+		return p, predErrorf("block must name the block the value is for, got %s", describe(obj["block"]))
+	}
+	m, ok := obj["model"].(string)
+	if !ok || m == "" {
+		return p, predErrorf("model is required: the name of the model, a non-empty string")
+	}
+	var err error
+	if p.Model, err = modelText("model", m); err != nil {
+		return p, err
+	}
+	if v, ok := obj["version"]; ok && v != nil {
+		if p.Version, err = versionText("version", v); err != nil {
+			return p, err
+		}
+	}
+	if p.Score, err = score(obj["score"]); err != nil {
+		return p, err
+	}
+	v, ok := obj["value"]
+	if !ok || v == nil {
+		return p, predErrorf("value is required: the model's value for block %q", block)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return p, predErrorf("value cannot be read: %v", err)
+	}
+	p.Values = map[string]json.RawMessage{block: b}
+	return p, nil
+}
+
 // parseLSPrediction reads {"model_version", "score", "result"}, as Label
 // Studio's tasks and ML backends give it; "model" may name the model.
 func parseLSPrediction(obj map[string]any) (PredictionRecord, error) {
@@ -350,6 +419,23 @@ func parseLSPrediction(obj map[string]any) (PredictionRecord, error) {
 		}
 	}
 	var err error
+	// Loupe's own Label Studio export names the model and its version
+	// under "loupe", where model_version holds "MODEL@VERSION".
+	if l, ok := obj["loupe"].(map[string]any); ok {
+		if m, ok := l["model"].(string); ok && m != "" {
+			if p.Model, err = modelText("loupe.model", m); err != nil {
+				return p, err
+			}
+			if v, ok := l["version"]; ok && v != nil {
+				if p.Version, err = versionText("loupe.version", v); err != nil {
+					return p, err
+				}
+			}
+			obj = maps.Clone(obj)
+			delete(obj, "model")
+			delete(obj, "model_version")
+		}
+	}
 	// Label Studio's own exports hold the id of an ML backend (or null)
 	// under model: that is no name, so only a string counts.
 	if m, ok := obj["model"].(string); ok {

@@ -1,37 +1,59 @@
 package export
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 )
 
-// JSONLEncoder writes one JSON object a line:
-//
-//	{"id":"…","external_id":"…"|null,"data":{…},"annotations":[{"id":"…","user":"…",
-//	 "version":2,"config_version":1,"values":{…},"lead_ms":0,
-//	 "created_at":"…","updated_at":"…"}],"state":"approved","final":{…}}
-//
-// state is left out when unknown, final when no adjudication set one.
-//
-// Data and values are written as stored (canonical JSON with <, > and &
-// escaped), so a line is produced without decoding them again.
-type JSONLEncoder struct {
-	w   *bufio.Writer
-	buf []byte
+func init() {
+	Register(&Format{Name: "jsonl", Doc: "Loupe's full record: one item a line with every annotation, the suggestions shown and their outcome, predictions, reviews, feedback and the final answer",
+		ContentType: "application/x-ndjson; charset=utf-8", Ext: "jsonl", Single: true, Whole: true,
+		New: func(s Sink, m *Meta) (Writer, error) {
+			w := &jsonlWriter{files: SplitFiles{Sink: s, Ext: "jsonl"}}
+			return w, w.files.Ensure(m.Splits)
+		}})
 }
 
-// NewJSONLEncoder returns an encoder writing to w.
-func NewJSONLEncoder(w io.Writer) *JSONLEncoder {
-	return &JSONLEncoder{w: bufio.NewWriterSize(w, 64<<10)}
+// jsonlWriter writes Loupe's full record, one JSON object a line:
+//
+//	{"id":"…","external_id":"…"|null,"data":{…},"state":"approved","split":"train",
+//	 "annotations":[{"id":"…","user":"…","author":"…","version":2,"config_version":1,"values":{…},
+//	   "suggestions":[{"block":"…","prediction_id":"…","model":"…","version":"…","score":0.9,"value":…,"outcome":"accepted"}],
+//	   "lead_ms":0,"created_at":"…","updated_at":"…"}],
+//	 "predictions":[{"id":"…","block":"…","model":"…","version":"…","score":0.9,"value":…,"source":"import","created_at":"…"}],
+//	 "reviews":[{"id":"…","reviewer":"…","verdict":"reject","annotation_id":"…","comment":"…","values":{…},"created_at":"…"}],
+//	 "feedback":[{"id":"…","model":"…","version":"…","rating_block":"…","rating":…,"correction":{…},"comment":"…","created_at":"…"}],
+//	 "final":{…}}
+//
+// state is left out when unknown, split when the export is not split,
+// author when the labeler made the version, suggestions, predictions,
+// reviews and feedback when empty, final when no adjudication set one.
+// Data and values are written as stored (canonical JSON), so that a line
+// is produced without decoding them again.
+type jsonlWriter struct {
+	files SplitFiles
+	buf   []byte
 }
 
-// Encode writes one record as a line.
-func (e *JSONLEncoder) Encode(r *Record) error {
-	b := e.buf[:0]
+func (e *jsonlWriter) Write(row *Row) error {
+	w, err := e.files.Get(row.Split)
+	if err != nil {
+		return err
+	}
+	e.buf = AppendRecord(e.buf[:0], row.Record, row.Split)
+	e.buf = append(e.buf, '\n')
+	if _, err := w.Write(e.buf); err != nil {
+		return fmt.Errorf("write jsonl: %w", err)
+	}
+	return nil
+}
+
+func (e *jsonlWriter) Close() error { return e.files.Close() }
+
+// AppendRecord appends r as one JSON object (Loupe's full record) to b.
+func AppendRecord(b []byte, r *Record, split string) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, r.ItemID)
 	b = append(b, `,"external_id":`...)
@@ -42,8 +64,17 @@ func (e *JSONLEncoder) Encode(r *Record) error {
 	}
 	b = append(b, `,"data":`...)
 	b = appendRaw(b, r.Data)
+	if r.State != "" {
+		b = append(b, `,"state":`...)
+		b = appendString(b, r.State)
+	}
+	if split != "" {
+		b = append(b, `,"split":`...)
+		b = appendString(b, split)
+	}
 	b = append(b, `,"annotations":[`...)
-	for i, a := range r.Annotations {
+	for i := range r.Annotations {
+		a := &r.Annotations[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -51,48 +82,137 @@ func (e *JSONLEncoder) Encode(r *Record) error {
 		b = appendString(b, a.ID)
 		b = append(b, `,"user":`...)
 		b = appendString(b, a.User)
+		if a.Author != "" {
+			b = append(b, `,"author":`...)
+			b = appendString(b, a.Author)
+		}
 		b = append(b, `,"version":`...)
 		b = strconv.AppendInt(b, int64(a.Version), 10)
 		b = append(b, `,"config_version":`...)
 		b = strconv.AppendInt(b, int64(a.ConfigVersion), 10)
 		b = append(b, `,"values":`...)
 		b = appendRaw(b, a.Values)
+		if sg := a.Suggestions(); len(sg) > 0 {
+			js, _ := json.Marshal(sg)
+			b = append(b, `,"suggestions":`...)
+			b = append(b, js...)
+		}
 		b = append(b, `,"lead_ms":`...)
 		b = strconv.AppendInt(b, a.LeadMS, 10)
-		b = append(b, `,"created_at":"`...)
-		b = a.CreatedAt.UTC().AppendFormat(b, time.RFC3339Nano)
-		b = append(b, `","updated_at":"`...)
-		b = a.UpdatedAt.UTC().AppendFormat(b, time.RFC3339Nano)
-		b = append(b, `"}`...)
+		b = append(b, `,"created_at":`...)
+		b = appendTime(b, a.CreatedAt)
+		b = append(b, `,"updated_at":`...)
+		b = appendTime(b, a.UpdatedAt)
+		b = append(b, '}')
 	}
 	b = append(b, ']')
-	if r.State != "" {
-		b = append(b, `,"state":`...)
-		b = appendString(b, r.State)
+	if len(r.Predictions) > 0 {
+		b = append(b, `,"predictions":[`...)
+		for i := range r.Predictions {
+			p := &r.Predictions[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"id":`...)
+			b = appendString(b, p.ID)
+			b = append(b, `,"block":`...)
+			b = appendString(b, p.Block)
+			b = append(b, `,"model":`...)
+			b = appendString(b, p.Model)
+			b = append(b, `,"version":`...)
+			b = appendString(b, p.ModelVersion)
+			if p.Score != nil {
+				b = append(b, `,"score":`...)
+				b = strconv.AppendFloat(b, *p.Score, 'g', -1, 64)
+			}
+			b = append(b, `,"value":`...)
+			b = appendRaw(b, p.Value)
+			b = append(b, `,"source":`...)
+			b = appendString(b, p.Source)
+			b = append(b, `,"created_at":`...)
+			b = appendTime(b, p.CreatedAt)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if len(r.Reviews) > 0 {
+		b = append(b, `,"reviews":[`...)
+		for i := range r.Reviews {
+			v := &r.Reviews[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"id":`...)
+			b = appendString(b, v.ID)
+			b = append(b, `,"reviewer":`...)
+			b = appendString(b, v.Reviewer)
+			b = append(b, `,"verdict":`...)
+			b = appendString(b, v.Verdict)
+			if v.AnnotationID != "" {
+				b = append(b, `,"annotation_id":`...)
+				b = appendString(b, v.AnnotationID)
+			}
+			if v.Comment != "" {
+				b = append(b, `,"comment":`...)
+				b = appendString(b, v.Comment)
+			}
+			if !isEmptyValue(v.Values) {
+				b = append(b, `,"values":`...)
+				b = appendRaw(b, v.Values)
+			}
+			b = append(b, `,"created_at":`...)
+			b = appendTime(b, v.CreatedAt)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if len(r.Feedback) > 0 {
+		b = append(b, `,"feedback":[`...)
+		for i := range r.Feedback {
+			f := &r.Feedback[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"id":`...)
+			b = appendString(b, f.ID)
+			b = append(b, `,"model":`...)
+			b = appendString(b, f.Model)
+			b = append(b, `,"version":`...)
+			b = appendString(b, f.Version)
+			if f.RatingBlock != "" {
+				b = append(b, `,"rating_block":`...)
+				b = appendString(b, f.RatingBlock)
+			}
+			if len(f.Rating) > 0 {
+				b = append(b, `,"rating":`...)
+				b = appendRaw(b, f.Rating)
+			}
+			if len(f.Correction) > 0 {
+				b = append(b, `,"correction":`...)
+				b = appendRaw(b, f.Correction)
+			}
+			if f.Comment != "" {
+				b = append(b, `,"comment":`...)
+				b = appendString(b, f.Comment)
+			}
+			b = append(b, `,"created_at":`...)
+			b = appendTime(b, f.CreatedAt)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
 	}
 	if len(r.Final) > 0 {
 		b = append(b, `,"final":`...)
 		b = appendRaw(b, r.Final)
 	}
-	b = append(b, "}\n"...)
-	e.buf = b
-	if _, err := e.w.Write(b); err != nil {
-		return fmt.Errorf("write jsonl: %w", err)
-	}
-	return nil
+	return append(b, '}')
 }
 
-// Close flushes buffered lines.
-func (e *JSONLEncoder) Close() error {
-	if err := e.w.Flush(); err != nil {
-		return fmt.Errorf("flush jsonl: %w", err)
-	}
-	return nil
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }
-
-// Flush writes buffered lines to the underlying writer, so that a streamed
-// response shows progress.
-func (e *JSONLEncoder) Flush() error { return e.w.Flush() }
 
 func appendString(b []byte, s string) []byte {
 	q, _ := json.Marshal(s)

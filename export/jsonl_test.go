@@ -2,6 +2,7 @@ package export_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/blocks"
 	"github.com/loupehq/loupe/export"
 )
 
@@ -30,14 +32,17 @@ func records() []*export.Record {
 
 func TestJSONLGolden(t *testing.T) {
 	var buf bytes.Buffer
-	enc := export.NewJSONLEncoder(&buf)
-	for _, r := range records() {
-		if err := enc.Encode(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := enc.Close(); err != nil {
+	sink := export.NewStreamSink(&buf)
+	meta := &export.Meta{Project: "p", Interface: sentimentInterface(t), CreatedAt: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	m, err := export.Run(context.Background(), export.Records(records()), export.Spec{Format: "jsonl"}, meta, sink, export.Options{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if m.Items != 2 || m.Rows != 2 || len(m.Files) != 1 || m.Files[0].Name != "data.jsonl" || m.Files[0].Bytes != int64(buf.Len()) {
+		t.Errorf("manifest %+v", m)
 	}
 	const golden = "testdata/export.jsonl.golden"
 	if *update {
@@ -74,12 +79,28 @@ func TestJSONLGolden(t *testing.T) {
 	}
 }
 
+func sentimentInterface(t testing.TB) *blocks.Interface {
+	t.Helper()
+	cfg, err := blocks.ParseConfig([]byte(`title: Sentiment
+blocks:
+  - type: text
+    field: review
+  - type: choice
+    name: sentiment
+    options: [positive, negative, neutral]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Interface()
+}
+
 func TestLookupFormat(t *testing.T) {
 	if f, err := export.LookupFormat("jsonl"); err != nil || f.Ext != "jsonl" {
 		t.Errorf("jsonl: %+v %v", f, err)
 	}
 	_, err := export.LookupFormat("xlsx")
-	if loupe.ErrorCode(err) != loupe.EINVALID || !strings.Contains(loupe.ErrorMessage(err), "known formats: jsonl") {
+	if loupe.ErrorCode(err) != loupe.EINVALID || !strings.Contains(loupe.ErrorMessage(err), "known formats: ") || !strings.Contains(loupe.ErrorMessage(err), "jsonl") {
 		t.Errorf("xlsx: %v", err)
 	}
 }

@@ -83,7 +83,7 @@ func newEnv(t *testing.T, config string, items int, live *models.Runner) *env {
 	for i := range items {
 		fmt.Fprintf(&b, `{"id": "r%d", "data": {"review": %q, "truth": %q}}`+"\n", i, review(r, i%2 == 0), map[bool]string{true: "positive", false: "negative"}[i%2 == 0])
 	}
-	if _, err := db.ImportItems(ctx, p, annotate.NewItemDecoder(strings.NewReader(b.String()))); err != nil {
+	if _, err := db.ImportItems(ctx, p, annotate.NewItemDecoder(strings.NewReader(b.String())), annotate.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	svc := predict.New(db, live, predict.Options{})

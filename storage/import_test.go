@@ -11,7 +11,7 @@ import (
 
 func importErr(t *testing.T, f *fixture, jsonl string) error {
 	t.Helper()
-	_, err := f.db.ImportItems(context.Background(), f.project, annotate.NewItemDecoder(strings.NewReader(jsonl)))
+	_, err := f.db.ImportItems(context.Background(), f.project, annotate.NewItemDecoder(strings.NewReader(jsonl)), annotate.ImportOptions{})
 	return err
 }
 
@@ -38,12 +38,12 @@ func TestImportAtomic(t *testing.T) {
 		{"missing field", "{\"review\": \"a\"}\n{\"text\": \"b\"}\n", []string{`line 2: field "review" is missing`}},
 		{"null field", "{\"review\": null}\n", []string{`line 1: field "review" is missing`}},
 		{"bad utf8", "{\"review\": \"a\xff\"}\n", []string{"line 1: not valid UTF-8"}},
-		{"nul byte", "{\"review\": \"a\x00\"}\n", []string{"line 1: not a JSON object"}},
+		{"nul byte", "{\"review\": \"a\x00\"}\n", []string{"line 1: holds a NUL byte"}},
 		{"two values", "{\"review\": \"a\"} {\"review\": \"b\"}\n", []string{"line 1: more than one JSON value"}},
 		{"dup id", "{\"id\": \"x\", \"data\": {\"review\": \"a\"}}\n{\"id\": \"x\", \"data\": {\"review\": \"b\"}}\n", []string{`line 2: id "x" is also on line 1`}},
 		{"bad id", "{\"id\": [1], \"data\": {\"review\": \"a\"}}\n", []string{"line 1: id: must be a string or a whole number"}},
-		{"deep", strings.Repeat("[", 20000) + "\n", []string{"line 1: not a JSON object"}},
-		{"many errors", strings.Repeat("x\n", 30), []string{"line 1:", "line 20:", "stopped after 20 problems"}},
+		{"deep", strings.Repeat("[", 20000) + "\n", []string{"line 1: JSON is nested deeper than 64 levels"}},
+		{"many errors", strings.Repeat("x\n", 30), []string{"30 problems", "line 1:", "line 20:", "… and 10 more bad lines"}},
 		{"good then long then bad", "{\"review\": \"ok\"}\n" + long + "\n{\n", []string{"line 3: not a JSON object"}},
 	}
 	for _, tt := range tests {

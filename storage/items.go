@@ -8,152 +8,454 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/blocks"
 	"github.com/loupehq/loupe/feedback"
 )
 
-// ImportItems reads items from dec into the project in one transaction:
-// either every item is imported or, when any line is bad, none is. Items
-// already present with the same data are counted as unchanged, so that
-// importing a file twice adds nothing; an id already present with other
-// data is an error. Bad lines are reported (up to annotate.MaxImportErrors)
-// in one EINVALID error, each with its line number.
-//
-// The decoder is read inside the write transaction: give it a local file or
-// a spooled upload, never a slow network stream.
-func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, dec *annotate.ItemDecoder) (annotate.ImportResult, error) {
-	var res annotate.ImportResult
-	in := p.Config.Interface()
-	err := db.update(ctx, func(tx *Tx) error {
-		res = annotate.ImportResult{}
-		var seq int64
-		if err := tx.queryRow(`SELECT coalesce(max(seq), 0) FROM items WHERE project_id = ?`, p.ID).Scan(&seq); err != nil {
-			return err
-		}
-		insert, err := tx.prepare(`INSERT INTO items (id, project_id, seq, external_id, data, hash, created_at, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		byID, err := tx.prepare(`SELECT id, hash FROM items WHERE project_id = ? AND external_id = ?`)
-		if err != nil {
-			return err
-		}
-		byHash, err := tx.prepare(`SELECT id FROM items WHERE project_id = ? AND hash = ? AND external_id IS NULL LIMIT 1`)
-		if err != nil {
-			return err
-		}
+// importBatch is how many items an import writes per transaction: large
+// enough that the per-commit cost fades, small enough that labelers'
+// writes, queued behind it on the single writer, wait a few milliseconds.
+const importBatch = 2000
 
-		var problems []string
-		bad := func(line int, format string, args ...any) {
-			problems = append(problems, fmt.Sprintf("line %d: ", line)+fmt.Sprintf(format, args...))
-		}
-		idLines := map[string]int{}
-		hashLines := map[string]int{}
+// ImportItems reads items from r into the project. Lines are checked in
+// Go, outside the writer; good items are written in batches of their own
+// transactions, so that labelers' writes go on between them. The items of
+// an import in progress stay out of the queue, and the annotations that
+// came with them wait in a staging table, until the last batch: then one
+// transaction makes the import visible. When any line is bad, nothing is
+// imported: the batches written are removed, and the error lists each bad
+// line (up to annotate.MaxImportErrors, then a count).
+//
+// Items already present are counted as unchanged (opt.Dedupe says how
+// they are matched), so that importing a file twice adds nothing.
+func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, r annotate.ItemReader, opt annotate.ImportOptions) (annotate.ImportResult, error) {
+	if opt.Dedupe == "" {
+		opt.Dedupe = annotate.DedupeID
+	}
+	imp := &importRun{db: db, p: p, in: p.Config.Interface(), opt: opt, id: uuid.Must(uuid.NewV7()).String()}
+	if err := db.update(ctx, func(tx *Tx) error {
 		now := fmtTime(tx.now)
-		for len(problems) < annotate.MaxImportErrors {
-			rec, err := dec.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			} else if loupe.ErrorCode(err) == loupe.EINVALID {
-				problems = append(problems, loupe.ErrorMessage(err))
+		if err := tx.queryRow(`SELECT coalesce(max(seq), 0) FROM items WHERE project_id = ?`, p.ID).Scan(&imp.seq); err != nil {
+			return err
+		}
+		_, err := tx.exec(`INSERT INTO imports (id, project_id, status, format, created_by, started_at, updated_at) VALUES (?, ?, 'running', ?, ?, ?, ?)`,
+			imp.id, p.ID, opt.Format, actorName(tx.actor), now, now)
+		return err
+	}); err != nil {
+		return annotate.ImportResult{}, fmt.Errorf("import items: %w", err)
+	}
+	res, err := imp.run(ctx, r)
+	if err != nil {
+		// Remove what the batches wrote, even when ctx is done.
+		if cerr := db.dropImport(context.WithoutCancel(ctx), imp.id); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		return annotate.ImportResult{}, fmt.Errorf("import items: %w", err)
+	}
+	return res, nil
+}
+
+// importRun is one import in progress.
+type importRun struct {
+	db    *DB
+	p     *annotate.Project
+	in    *blocks.Interface
+	opt   annotate.ImportOptions
+	id    string
+	seq   int64 // the last item seq taken
+	res   annotate.ImportResult
+	lines int
+
+	problems []string
+	more     int // bad lines past MaxImportErrors
+	staged   int64
+}
+
+func (imp *importRun) bad(msg string) {
+	if len(imp.problems) < annotate.MaxImportErrors {
+		imp.problems = append(imp.problems, msg)
+	} else {
+		imp.more++
+	}
+}
+
+func (imp *importRun) run(ctx context.Context, r annotate.ItemReader) (annotate.ImportResult, error) {
+	batch := make([]*annotate.ItemRecord, 0, importBatch)
+	inBatch := map[string]int{} // dedupe key → line, within the batch
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		} else if loupe.ErrorCode(err) == loupe.EINVALID {
+			imp.bad(loupe.ErrorMessage(err))
+			continue
+		} else if err != nil {
+			return imp.res, err
+		}
+		imp.lines++
+		if err := ctx.Err(); err != nil {
+			return imp.res, err
+		}
+		if err := imp.check(rec); err != nil {
+			imp.bad(loupe.ErrorMessage(err))
+			continue
+		}
+		if len(imp.problems) > 0 {
+			continue // the import fails anyway: only look for more problems
+		}
+		if key := imp.key(rec); key != "" {
+			if first, dup := inBatch[key]; dup && rec.ExternalID != "" && imp.opt.Dedupe != annotate.DedupeHash {
+				imp.bad(fmt.Sprintf("line %d: id %q is also on line %d", rec.Line, rec.ExternalID, first))
 				continue
-			} else if err != nil {
-				return err
 			}
-			if err := in.CheckData(rec.Data); err != nil {
-				bad(rec.Line, "%s", loupe.ErrorMessage(err))
-				continue
+			inBatch[key] = rec.Line
+		}
+		batch = append(batch, rec)
+		if len(batch) == importBatch {
+			if err := imp.write(ctx, batch); err != nil {
+				return imp.res, err
 			}
-			if err := rec.ResolvePredictions(in); err != nil {
-				problems = append(problems, loupe.ErrorMessage(err))
-				continue
-			}
-			// Predictions are stored for new items and for items already
-			// present (a file imported again adds none twice).
-			keep := func(itemID string) error {
-				if len(problems) > 0 {
-					return nil
-				}
-				n, err := storeImportedPredictions(tx, p.ID, itemID, rec.Predictions)
-				res.Predictions += n
-				return err
-			}
-			var extID any
-			if rec.ExternalID != "" {
-				if first, dup := idLines[rec.ExternalID]; dup {
-					bad(rec.Line, "id %q is also on line %d", rec.ExternalID, first)
-					continue
-				}
-				idLines[rec.ExternalID] = rec.Line
-				var have, hash string
-				err := byID.QueryRowContext(tx.ctx, p.ID, rec.ExternalID).Scan(&have, &hash)
+			batch, inBatch = batch[:0], map[string]int{}
+		}
+	}
+	if len(imp.problems) == 0 && len(batch) > 0 {
+		if err := imp.write(ctx, batch); err != nil {
+			return imp.res, err
+		}
+	}
+	if len(imp.problems) > 0 {
+		return imp.res, importFailed(imp.problems, imp.more)
+	}
+	if err := imp.finish(ctx); err != nil {
+		return imp.res, err
+	}
+	if imp.opt.Progress != nil {
+		imp.opt.Progress(imp.lines, imp.res.Added)
+	}
+	return imp.res, nil
+}
+
+// check validates a record against the interface: its data, and the
+// predictions and annotations that came with it.
+func (imp *importRun) check(rec *annotate.ItemRecord) error {
+	if err := imp.in.CheckData(rec.Data); err != nil {
+		return loupe.Errorf(loupe.EINVALID, "line %d: %s", rec.Line, loupe.ErrorMessage(err))
+	}
+	if err := rec.ResolvePredictions(imp.in); err != nil {
+		return err
+	}
+	return rec.ResolveAnnotations(imp.in)
+}
+
+// key is what dedupe matches an item by: "id:EXT" or "hash:HASH"; "" with
+// dedupe none.
+func (imp *importRun) key(rec *annotate.ItemRecord) string {
+	switch {
+	case imp.opt.Dedupe == annotate.DedupeNone:
+		return ""
+	case imp.opt.Dedupe == annotate.DedupeID && rec.ExternalID != "":
+		return "id:" + rec.ExternalID
+	default:
+		return "hash:" + rec.Hash
+	}
+}
+
+// write stores one batch of checked records in one transaction: new items
+// (hidden until the import finishes), their predictions, and their
+// annotations into the staging table.
+func (imp *importRun) write(ctx context.Context, batch []*annotate.ItemRecord) error {
+	p := imp.p
+	before := imp.res
+	seq, staged := imp.seq, imp.staged
+	err := imp.db.update(ctx, func(tx *Tx) error {
+		imp.res, imp.seq, imp.staged = before, seq, staged // a retried batch starts again
+		insert, err := tx.prepare(`INSERT INTO items (id, project_id, seq, external_id, data, hash, created_at, priority, complete, import_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`)
+		if err != nil {
+			return err
+		}
+		byID, err := tx.prepare(`SELECT id, hash, coalesce(import_id, '') FROM items WHERE project_id = ? AND external_id = ?`)
+		if err != nil {
+			return err
+		}
+		byHash, err := tx.prepare(`SELECT id FROM items WHERE project_id = ? AND hash = ? AND (external_id IS NULL OR ?) LIMIT 1`)
+		if err != nil {
+			return err
+		}
+		stage, err := tx.prepare(`INSERT INTO import_annotations (import_id, seq, item_id, user_name, values_json, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		now := fmtTime(tx.now)
+		for _, rec := range batch {
+			itemID := ""
+			if imp.opt.Dedupe == annotate.DedupeID && rec.ExternalID != "" {
+				var have, hash, importID string
+				err := byID.QueryRowContext(tx.ctx, p.ID, rec.ExternalID).Scan(&have, &hash, &importID)
 				switch {
-				case err == nil && hash == rec.Hash:
-					res.Unchanged++
-					if err := keep(have); err != nil {
-						return err
-					}
+				case err == nil && importID == imp.id:
+					imp.bad(fmt.Sprintf("line %d: id %q is also on an earlier line", rec.Line, rec.ExternalID))
+					continue
+				case err == nil && hash != rec.Hash:
+					imp.bad(fmt.Sprintf("line %d: an item with id %q already exists with other data", rec.Line, rec.ExternalID))
 					continue
 				case err == nil:
-					bad(rec.Line, "an item with id %q already exists with other data", rec.ExternalID)
-					continue
+					itemID = have
 				case !errors.Is(err, sql.ErrNoRows):
 					return err
 				}
-				extID = rec.ExternalID
-			} else {
-				if _, dup := hashLines[rec.Hash]; dup {
-					res.Unchanged++
-					continue
-				}
-				hashLines[rec.Hash] = rec.Line
+			} else if imp.opt.Dedupe != annotate.DedupeNone {
 				var have string
-				err := byHash.QueryRowContext(tx.ctx, p.ID, rec.Hash).Scan(&have)
+				err := byHash.QueryRowContext(tx.ctx, p.ID, rec.Hash, imp.opt.Dedupe == annotate.DedupeHash).Scan(&have)
 				if err == nil {
-					res.Unchanged++
-					if err := keep(have); err != nil {
-						return err
-					}
-					continue
+					itemID = have
 				} else if !errors.Is(err, sql.ErrNoRows) {
 					return err
 				}
 			}
-			if len(problems) > 0 {
-				continue // the import fails anyway: only look for more problems
+			if itemID != "" {
+				imp.res.Unchanged++
+			} else {
+				imp.seq++
+				itemID = uuid.Must(uuid.NewV7()).String()
+				var extID any
+				if rec.ExternalID != "" {
+					extID = rec.ExternalID
+				}
+				if _, err := insert.ExecContext(tx.ctx, itemID, p.ID, imp.seq, extID, string(rec.DataJSON), rec.Hash, now, randomPriority(itemID), imp.id); err != nil {
+					if isUnique(err) {
+						imp.bad(fmt.Sprintf("line %d: an item with id %q already exists", rec.Line, rec.ExternalID))
+						continue
+					}
+					return fmt.Errorf("line %d: %w", rec.Line, err)
+				}
+				imp.res.Added++
 			}
-			seq++
-			id := uuid.Must(uuid.NewV7()).String()
-			if _, err := insert.ExecContext(tx.ctx, id, p.ID, seq, extID, string(rec.DataJSON), rec.Hash, now, randomPriority(id)); err != nil {
-				return fmt.Errorf("line %d: %w", rec.Line, err)
-			}
-			res.Added++
-			if err := keep(id); err != nil {
+			n, err := storeImportedPredictions(tx, p.ID, itemID, rec.Predictions)
+			if err != nil {
 				return err
 			}
+			imp.res.Predictions += n
+			for _, a := range rec.Annotations {
+				values, err := json.Marshal(a.Values)
+				if err != nil {
+					return err
+				}
+				at := now
+				if !a.CreatedAt.IsZero() {
+					at = fmtTime(a.CreatedAt)
+				}
+				imp.staged++
+				if _, err := stage.ExecContext(tx.ctx, imp.id, imp.staged, itemID, importUserName(a.User), string(values), at); err != nil {
+					return err
+				}
+			}
 		}
-		if len(problems) > 0 {
-			return importFailed(problems)
-		}
-		if res.Added == 0 && res.Predictions == 0 {
-			return nil
-		}
-		if _, err = tx.exec(`UPDATE projects SET item_count = item_count + ? WHERE id = ?`, res.Added, p.ID); err != nil {
+		_, err = tx.exec(`UPDATE imports SET updated_at = ? WHERE id = ?`, now, imp.id)
+		return err
+	})
+	if err == nil && imp.opt.Progress != nil {
+		imp.opt.Progress(imp.lines, imp.res.Added)
+	}
+	return err
+}
+
+// actorName names who started an import.
+func actorName(u *loupe.User) string {
+	if u == nil {
+		return ""
+	}
+	return u.Name
+}
+
+// importUserName is the user an imported annotation is attributed to.
+func importUserName(name string) string {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "imported"
+	}
+	return name
+}
+
+// finish makes the import visible in one transaction: the staged
+// annotations become annotations (each with its event), the items enter
+// the queue, the counters and the history record the import.
+func (imp *importRun) finish(ctx context.Context) error {
+	p := imp.p
+	return imp.db.update(ctx, func(tx *Tx) error {
+		rows, err := tx.query(`SELECT item_id, user_name, values_json, created_at FROM import_annotations WHERE import_id = ? ORDER BY seq`, imp.id)
+		if err != nil {
 			return err
 		}
-		payload := map[string]any{"added": res.Added, "unchanged": res.Unchanged, "predictions": res.Predictions}
-		if res.Added > 0 {
-			payload["first_seq"], payload["last_seq"] = seq-int64(res.Added)+1, seq
+		type staged struct{ item, user, values, at string }
+		var all []staged
+		for rows.Next() {
+			var s staged
+			if err := rows.Scan(&s.item, &s.user, &s.values, &s.at); err != nil {
+				rows.Close()
+				return err
+			}
+			all = append(all, s)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		imp.res.Annotations = 0
+		users := map[string]*loupe.User{}
+		for _, s := range all {
+			u := users[strings.ToLower(s.user)]
+			if u == nil {
+				if u, err = importUser(tx, s.user); err != nil {
+					return err
+				}
+				users[strings.ToLower(s.user)] = u
+			}
+			added, err := importAnnotation(tx, p, s.item, u, json.RawMessage(s.values), s.at)
+			if err != nil {
+				return err
+			}
+			if added {
+				imp.res.Annotations++
+			}
+		}
+		if _, err := tx.exec(`UPDATE items SET complete = (done >= ?), import_id = NULL WHERE import_id = ?`, p.Config.Overlap, imp.id); err != nil {
+			return err
+		}
+		if _, err := tx.exec(`UPDATE projects SET item_count = item_count + ?1,
+			complete_count = (SELECT count(*) FROM items WHERE project_id = ?2 AND complete = 1) WHERE id = ?2`, imp.res.Added, p.ID); err != nil {
+			return err
+		}
+		if _, err := tx.exec(`DELETE FROM import_annotations WHERE import_id = ?`, imp.id); err != nil {
+			return err
+		}
+		result, _ := json.Marshal(imp.res)
+		if _, err := tx.exec(`UPDATE imports SET status = 'done', updated_at = ?, result_json = ? WHERE id = ?`, fmtTime(tx.now), string(result), imp.id); err != nil {
+			return err
+		}
+		if imp.res.Added == 0 && imp.res.Predictions == 0 && imp.res.Annotations == 0 {
+			return nil
+		}
+		payload := map[string]any{"added": imp.res.Added, "unchanged": imp.res.Unchanged, "predictions": imp.res.Predictions,
+			"annotations": imp.res.Annotations, "import": imp.id}
+		if imp.opt.Format != "" {
+			payload["format"] = imp.opt.Format
+		}
+		if imp.res.Added > 0 {
+			payload["first_seq"], payload["last_seq"] = imp.seq-int64(imp.res.Added)+1, imp.seq
 		}
 		return tx.record(p.ID, feedback.KindItemsImported, payload)
 	})
-	if err != nil {
-		return annotate.ImportResult{}, fmt.Errorf("import items: %w", err)
+}
+
+// importUser returns the user of that name, making a disabled account
+// (no password: it cannot sign in) when there is none, so that imported
+// annotations keep who made them.
+func importUser(tx *Tx, name string) (*loupe.User, error) {
+	u := &loupe.User{Name: name}
+	err := tx.queryRow(`SELECT id, name FROM users WHERE name = ?`, name).Scan(&u.ID, &u.Name)
+	if err == nil {
+		return u, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
 	}
-	return res, nil
+	u.ID = uuid.Must(uuid.NewV7()).String()
+	if _, err := tx.exec(`INSERT INTO users (id, name, role, password_hash, disabled, created_at) VALUES (?, ?, 'member', '', 1, ?)`,
+		u.ID, name, fmtTime(tx.now)); err != nil {
+		return nil, err
+	}
+	return u, tx.record(feedback.ServerChain, feedback.KindUserCreated, map[string]any{"user": name, "user_id": u.ID, "role": "member", "imported": true, "disabled": true})
+}
+
+// importAnnotation stores an annotation that came with an imported item,
+// unless the user already annotated the item: then the import keeps
+// theirs (importing a file twice adds nothing).
+func importAnnotation(tx *Tx, p *annotate.Project, itemID string, u *loupe.User, values json.RawMessage, at string) (bool, error) {
+	var n int
+	if err := tx.queryRow(`SELECT count(*) FROM annotations WHERE item_id = ? AND user_id = ?`, itemID, u.ID).Scan(&n); err != nil || n > 0 {
+		return false, err
+	}
+	id := uuid.Must(uuid.NewV7()).String()
+	if _, err := tx.exec(`INSERT INTO annotations (id, project_id, item_id, user_id, version, created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)`,
+		id, p.ID, itemID, u.ID, at, at); err != nil {
+		return false, err
+	}
+	if _, err := tx.exec(`INSERT INTO annotation_versions (annotation_id, version, values_json, config_version, created_at, author_id) VALUES (?, 1, ?, ?, ?, ?)`,
+		id, string(values), p.ConfigVersion, at, u.ID); err != nil {
+		return false, err
+	}
+	if _, err := tx.exec(`INSERT INTO assignments (item_id, user_id, project_id, status, leased_until, updated_at) VALUES (?1, ?2, ?3, 'done', ?4, ?4)
+		ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'done'`, itemID, u.ID, p.ID, at); err != nil {
+		return false, err
+	}
+	if _, err := tx.exec(`UPDATE items SET done = done + 1, state = CASE WHEN state = 'pending' THEN 'annotated' ELSE state END WHERE id = ?`, itemID); err != nil {
+		return false, err
+	}
+	var vals map[string]json.RawMessage
+	json.Unmarshal(values, &vals)
+	ev := newEvent(p.ID, feedback.KindAnnotationCreated, map[string]any{"values": vals, "config_version": p.ConfigVersion, "imported": true})
+	ev.ActorID, ev.ActorName = u.ID, u.Name
+	ev.ItemID, ev.AnnotationID, ev.AnnotationVersion = itemID, id, 1
+	return true, tx.appendEvent(ev)
+}
+
+// dropImport removes an import that failed: its items (with their
+// predictions) and staged annotations, in batches.
+func (db *DB) dropImport(ctx context.Context, importID string) error {
+	for {
+		var n int64
+		err := db.update(ctx, func(tx *Tx) error {
+			res, err := tx.exec(`DELETE FROM items WHERE rowid IN (SELECT rowid FROM items WHERE import_id = ? LIMIT ?)`, importID, importBatch*5)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return db.update(ctx, func(tx *Tx) error {
+		if _, err := tx.exec(`DELETE FROM import_annotations WHERE import_id = ?`, importID); err != nil {
+			return err
+		}
+		_, err := tx.exec(`UPDATE imports SET status = 'failed', updated_at = ? WHERE id = ?`, fmtTime(tx.now), importID)
+		return err
+	})
+}
+
+// DropAbandonedImports removes imports that stopped without finishing (the
+// process was killed) and have written nothing for an hour; loupe serve
+// and loupe import call it when they start.
+func (db *DB) DropAbandonedImports(ctx context.Context) error {
+	rows, err := db.read.QueryContext(ctx, `SELECT id FROM imports WHERE status = 'running' AND updated_at < ?`, fmtTime(time.Now().Add(-time.Hour)))
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if err := db.dropImport(ctx, id); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 const itemColumns = `id, project_id, seq, coalesce(external_id, ''), data, hash, created_at`
@@ -275,7 +577,7 @@ func (db *DB) ImportPredictions(ctx context.Context, p *annotate.Project, dec *a
 			res.Predictions += n
 		}
 		if len(problems) > 0 {
-			return importFailed(problems)
+			return importFailed(problems, 0)
 		}
 		if res.Predictions == 0 {
 			return nil
@@ -289,14 +591,16 @@ func (db *DB) ImportPredictions(ctx context.Context, p *annotate.Project, dec *a
 }
 
 // importFailed reports an import's problems, one a line.
-func importFailed(problems []string) error {
+func importFailed(problems []string, more int) error {
 	msg := "nothing was imported: "
-	if len(problems) == 1 {
+	if len(problems) == 1 && more == 0 {
 		msg += problems[0]
 	} else {
-		msg += fmt.Sprintf("%d problems:\n%s", len(problems), strings.Join(problems, "\n"))
+		msg += fmt.Sprintf("%d problems:\n%s", len(problems)+more, strings.Join(problems, "\n"))
 	}
-	if len(problems) >= annotate.MaxImportErrors {
+	if more > 0 {
+		msg += fmt.Sprintf("\n… and %d more bad lines", more)
+	} else if len(problems) >= annotate.MaxImportErrors {
 		msg += fmt.Sprintf("\n(stopped after %d problems)", annotate.MaxImportErrors)
 	}
 	return loupe.Errorf(loupe.EINVALID, "%s", msg)

@@ -91,7 +91,7 @@ func mustProject(tb testing.TB, db *storage.DB, slug, src string, creator *loupe
 
 func mustImport(tb testing.TB, db *storage.DB, p *annotate.Project, jsonl string) annotate.ImportResult {
 	tb.Helper()
-	res, err := db.ImportItems(context.Background(), p, annotate.NewItemDecoder(strings.NewReader(jsonl)))
+	res, err := db.ImportItems(context.Background(), p, annotate.NewItemDecoder(strings.NewReader(jsonl)), annotate.ImportOptions{})
 	if err != nil {
 		tb.Fatalf("ImportItems: %v", err)
 	}

@@ -212,7 +212,7 @@ func benchSetup(ctx context.Context, db *storage.DB, cfg benchConfig) ([]string,
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeBenchItems(pw, cfg.Items)) }()
-	res, err := db.ImportItems(ctx, p, annotate.NewItemDecoder(pr))
+	res, err := db.ImportItems(ctx, p, annotate.NewItemDecoder(pr), annotate.ImportOptions{})
 	pr.CloseWithError(io.ErrClosedPipe) // unblocks the generator if the import stopped early
 	if err != nil {
 		return nil, err

@@ -16,7 +16,6 @@ import (
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
 	"github.com/loupehq/loupe/blocks"
-	"github.com/loupehq/loupe/export"
 	"github.com/loupehq/loupe/fixtures"
 	"github.com/loupehq/loupe/storage"
 )
@@ -377,100 +376,6 @@ func runProjectAddMember(ctx context.Context, args []string, env *Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "%s is a %s of %s.\n", pos[1], *role, p.Slug)
 	return nil
-}
-
-func runImport(ctx context.Context, args []string, env *Env) error {
-	fs := newFlags("import", "import --project SLUG (FILE | --predictions FILE) [--db FILE]  (FILE - reads standard input)", env)
-	db := dbFlag(fs)
-	slug := fs.String("project", "", "the project's `slug` (required)")
-	preds := fs.String("predictions", "", "a predictions `file` for items already in the project (matched by external id), instead of items")
-	pos, err := parse(fs, args, -1)
-	if err != nil {
-		return err
-	}
-	switch {
-	case *slug == "":
-		return fmt.Errorf("%w: --project is required", errUsage)
-	case *preds == "" && len(pos) != 1:
-		return fmt.Errorf("%w: give the items FILE (or --predictions FILE)", errUsage)
-	case *preds != "" && len(pos) != 0:
-		return fmt.Errorf("%w: give an items FILE or --predictions FILE, not both", errUsage)
-	}
-	name := *preds
-	if name == "" {
-		name = pos[0]
-	}
-	var r io.Reader = env.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r = f
-	}
-	d, p, err := openProject(ctx, *db, *slug)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if *preds != "" {
-		res, err := d.ImportPredictions(ctx, p, annotate.NewPredictionDecoder(r))
-		if err != nil {
-			return inFile(name, err)
-		}
-		fmt.Fprintf(env.Stdout, "Added %d predictions to %d items of %s.\n", res.Predictions, res.Added, p.Slug)
-		return nil
-	}
-	res, err := d.ImportItems(ctx, p, annotate.NewItemDecoder(r))
-	if err != nil {
-		return inFile(name, err)
-	}
-	msg := fmt.Sprintf("Imported %d items into %s (%d already present)", res.Added, p.Slug, res.Unchanged)
-	if res.Predictions > 0 {
-		msg += fmt.Sprintf(", with %d predictions", res.Predictions)
-	}
-	fmt.Fprintln(env.Stdout, msg+".")
-	return nil
-}
-
-func runExport(ctx context.Context, args []string, env *Env) error {
-	fs := newFlags("export", "export --project SLUG [--format jsonl] [--out FILE] [--db FILE]", env)
-	db := dbFlag(fs)
-	slug := fs.String("project", "", "the project's `slug` (required)")
-	formatName := fs.String("format", "jsonl", "the export format: "+strings.Join(export.Formats(), ", "))
-	out := fs.String("out", "", "write to `file` instead of standard output; written whole or not at all")
-	if _, err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	if *slug == "" {
-		return fmt.Errorf("%w: --project is required", errUsage)
-	}
-	if _, err := export.LookupFormat(*formatName); err != nil {
-		return err
-	}
-	d, p, err := openProject(ctx, *db, *slug)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	write := func(w io.Writer) (int, error) {
-		enc := export.NewJSONLEncoder(w)
-		n := 0
-		err := d.ExportRecords(ctx, p.ID, func(rec *export.Record) error {
-			n++
-			return enc.Encode(rec)
-		})
-		if err != nil {
-			return n, err
-		}
-		return n, enc.Close()
-	}
-	n, err := writeExport(env, *out, "items", write)
-	if err != nil {
-		return err
-	}
-	return recordExport(ctx, d, p, map[string]any{"what": "annotations", "format": *formatName, "records": n})
 }
 
 // writeExport writes an export to standard output, or to the file out,

@@ -10,8 +10,10 @@
 //	loupe project validate FILE
 //	loupe project set-config SLUG --config FILE
 //	loupe project add-member SLUG USER --role labeler|reviewer|manager
-//	loupe import --project SLUG FILE
-//	loupe export --project SLUG [--format jsonl] [--out FILE]
+//	loupe import --project SLUG [--format F] [--dedupe id|hash|none] FILE|DIR|-
+//	loupe export --project SLUG [--format F] [--out FILE|DIR] [filters] [--aggregate A] [--split S --seed N] [--snapshot NAME]
+//	loupe snapshot list --project SLUG
+//	loupe snapshot diff --project SLUG A B
 //	loupe audit verify [--project SLUG [--expect-last HASH]]
 //	loupe audit export --project SLUG [--out FILE] [--user NAME] [--kind KIND] [--block NAME] [--from DATE] [--to DATE]
 //	loupe agreement --project SLUG [--json] [--span-overlap] [--min-iou X]
@@ -81,8 +83,10 @@ Usage:
   loupe project validate FILE     check a config: every problem as FILE:LINE:COL: FIELD: MESSAGE
   loupe project set-config SLUG --config FILE
   loupe project add-member SLUG USER --role labeler|reviewer|manager
-  loupe import --project SLUG (FILE | --predictions FILE)
-  loupe export --project SLUG [--format jsonl] [--out FILE]
+  loupe import --project SLUG [--format F] [--dedupe id|hash|none] (FILE | DIR | - | --predictions FILE)
+  loupe export --project SLUG [--format F] [--out FILE|DIR] [filters] [--aggregate A] [--split S --seed N] [--snapshot NAME]
+  loupe snapshot list --project SLUG
+  loupe snapshot diff --project SLUG A B
   loupe audit verify [--project SLUG [--expect-last HASH]]  check that no event of the history was changed or removed
   loupe audit export --project SLUG [--out FILE] [--user NAME] [--kind KIND] [--block NAME] [--from DATE] [--to DATE]
   loupe agreement --project SLUG [--json] [--span-overlap] [--min-iou X]  how much the labelers agree, per block
@@ -112,6 +116,8 @@ func dispatch(ctx context.Context, args []string, env *Env) error {
 		return runImport(ctx, rest, env)
 	case "export":
 		return runExport(ctx, rest, env)
+	case "snapshot":
+		return runSnapshot(ctx, rest, env)
 	case "audit":
 		return sub(ctx, "audit", rest, env, map[string]command{"verify": runAuditVerify, "export": runAuditExport})
 	case "agreement":

@@ -221,7 +221,7 @@ func seedProject(tb testing.TB, db *storage.DB, slug string, overlap, labelers, 
 	for i := range items {
 		fmt.Fprintf(&buf, `{"id":"%s-%d","data":{"review":"review number %d of %s"}}`+"\n", slug, i, i, slug)
 	}
-	if res, err := db.ImportItems(ctx, p, annotate.NewItemDecoder(&buf)); err != nil || res.Added != items {
+	if res, err := db.ImportItems(ctx, p, annotate.NewItemDecoder(&buf), annotate.ImportOptions{}); err != nil || res.Added != items {
 		tb.Fatalf("import: %+v %v", res, err)
 	}
 	s := seeded{Slug: slug}

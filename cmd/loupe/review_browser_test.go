@@ -61,7 +61,7 @@ func TestBrowserReviewRoundTrip(t *testing.T) {
 {"id": "review-002", "data": {"review": "Arrived a day early and works as described."}}
 {"id": "review-003", "data": {"review": "It is a phone case. It holds the phone."}}
 `
-	if res, err := m.DB.ImportItems(ctx, p, annotate.NewItemDecoder(strings.NewReader(items))); err != nil || res.Added != 3 {
+	if res, err := m.DB.ImportItems(ctx, p, annotate.NewItemDecoder(strings.NewReader(items)), annotate.ImportOptions{}); err != nil || res.Added != 3 {
 		t.Fatalf("import: %+v, %v; want 3 items added", res, err)
 	}
 	users := map[string]*loupe.User{}

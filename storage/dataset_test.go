@@ -1,0 +1,184 @@
+package storage_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loupehq/loupe"
+	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/export"
+	"github.com/loupehq/loupe/feedback"
+	"github.com/loupehq/loupe/storage"
+)
+
+// exportDir runs an export (or, with snapshot set and spec nil, the
+// snapshot's re-export) into a new folder and returns its files' bytes.
+func exportDir(t *testing.T, f *fixture, spec *export.Spec, snapshot string) (map[string][]byte, *export.Manifest) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "out")
+	sink, err := export.NewDirSink(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m *export.Manifest
+	if spec == nil {
+		m, err = f.db.ExportSnapshot(context.Background(), f.project, snapshot, export.Target{Sink: sink})
+	} else {
+		m, err = f.db.Export(context.Background(), f.project, *spec, export.Target{Sink: sink, Snapshot: snapshot})
+	}
+	if err != nil {
+		sink.Abort()
+		t.Fatalf("export: %v", err)
+	}
+	if err := sink.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, file := range m.Files {
+		b, err := os.ReadFile(filepath.Join(dir, file.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[file.Name] = b
+	}
+	return files, m
+}
+
+func TestSnapshotReexportIsByteIdentical(t *testing.T) {
+	f, rita := newReviewFixture(t, reviewedConfig, 12)
+	for range 4 {
+		label(t, f, f.labelers[0], "positive")
+		label(t, f, f.labelers[1], "negative")
+		f.clock.Add(time.Minute)
+	}
+	spec := export.Spec{Format: "jsonl", Split: &export.Split{Parts: []export.SplitPart{{Name: "train", Ratio: 0.75}, {Name: "test", Ratio: 0.25}}, Seed: 7}}
+	first, m1 := exportDir(t, f, &spec, "v1")
+	if m1.Items == 0 || m1.Snapshot != "v1" || len(first) != 2 {
+		t.Fatalf("snapshot v1: %+v, files %d", m1, len(first))
+	}
+
+	// The project moves on: new answers, an edit, a review.
+	f.clock.Add(time.Hour)
+	label(t, f, f.labelers[0], "neutral")
+	label(t, f, f.labelers[1], "neutral")
+	task, err := f.db.NextReview(context.Background(), f.project, rita.ID)
+	if err != nil {
+		t.Fatalf("NextReview: %v", err)
+	}
+	if _, err := f.db.SubmitReview(context.Background(), f.project, rita, &feedback.Review{ItemID: task.Item.ID, Verdict: feedback.VerdictApprove}, task.Revision); err != nil {
+		t.Fatal(err)
+	}
+
+	again, m2 := exportDir(t, f, nil, "v1")
+	if len(again) != len(first) {
+		t.Fatalf("re-export has %d files, want %d", len(again), len(first))
+	}
+	for name, b := range first {
+		if !bytes.Equal(again[name], b) {
+			t.Errorf("%s differs on re-export:\nfirst %s\nagain %s", name, b, again[name])
+		}
+	}
+	if m2.Items != m1.Items || m2.Rows != m1.Rows {
+		t.Errorf("manifests differ: %+v vs %+v", m1, m2)
+	}
+
+	// A live export now holds more, and a second snapshot differs.
+	_, live := exportDir(t, f, &export.Spec{Format: "jsonl"}, "")
+	if live.Items <= m1.Items {
+		t.Errorf("live export holds %d items, the snapshot %d: want more", live.Items, m1.Items)
+	}
+	exportDir(t, f, &export.Spec{Format: "jsonl"}, "v2")
+	var changes []string
+	counts, err := f.db.DiffSnapshots(context.Background(), f.project.ID, "v1", "v2", func(c storage.SnapshotChange) error {
+		changes = append(changes, c.Change+" "+c.ExternalID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["added"] != live.Items-m1.Items || counts["removed"] != 0 {
+		t.Errorf("diff v1 → v2: %v (%q); want %d added", counts, changes, live.Items-m1.Items)
+	}
+
+	// The name is taken; an unknown snapshot is not found.
+	if _, err := f.db.Export(context.Background(), f.project, spec, export.Target{Sink: export.NewStreamSink(new(bytes.Buffer)), Snapshot: "v1"}); loupe.ErrorCode(err) != loupe.ECONFLICT {
+		t.Errorf("snapshot v1 again: %v, want ECONFLICT", err)
+	}
+	if _, err := f.db.ExportSnapshot(context.Background(), f.project, "nope", export.Target{Sink: export.NewStreamSink(new(bytes.Buffer))}); loupe.ErrorCode(err) != loupe.ENOTFOUND {
+		t.Errorf("unknown snapshot: %v, want ENOTFOUND", err)
+	}
+}
+
+func TestImportIsAtomicAcrossBatches(t *testing.T) {
+	f := newFixture(t, sentimentConfig, 0, 1)
+	// 5,000 good lines (more than two batches), then a bad one.
+	var b strings.Builder
+	b.WriteString(reviews(5000))
+	b.WriteString(`{"id": "bad", "data": {"other": "no review field"}}` + "\n")
+	_, err := f.db.ImportItems(context.Background(), f.project, annotate.NewItemDecoder(strings.NewReader(b.String())), annotate.ImportOptions{})
+	if loupe.ErrorCode(err) != loupe.EINVALID || !strings.Contains(loupe.ErrorMessage(err), "line 5001:") {
+		t.Fatalf("import with a bad last line: %v", err)
+	}
+	p, err := f.db.ProjectBySlug(context.Background(), f.project.Slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ItemCount != 0 {
+		t.Errorf("after a failed import the project counts %d items", p.ItemCount)
+	}
+	if task, err := f.db.Next(context.Background(), f.project, f.labelers[0].ID); err == nil && task != nil {
+		t.Errorf("after a failed import the queue gives %v", task.Item.ExternalID)
+	}
+	// The same file without the bad line imports whole, and again adds nothing.
+	res := mustImport(t, f.db, f.project, reviews(5000))
+	if res.Added != 5000 {
+		t.Errorf("import: %+v", res)
+	}
+	if res := mustImport(t, f.db, f.project, reviews(5000)); res.Added != 0 || res.Unchanged != 5000 {
+		t.Errorf("second import: %+v", res)
+	}
+	if task, err := f.db.Next(context.Background(), f.project, f.labelers[0].ID); err != nil || task == nil {
+		t.Errorf("after the import the queue gives nothing: %v", err)
+	}
+}
+
+func TestImportedAnnotationsKeepTheirLabelers(t *testing.T) {
+	f := newFixture(t, sentimentConfig, 0, 0)
+	const file = `{"id":"x1","data":{"review":"fine"},"annotations":[{"user":"olga","values":{"sentiment":"positive"},"created_at":"2026-01-02T03:04:05Z"},{"user":"piet","values":{"sentiment":"negative"}}]}
+{"id":"x2","data":{"review":"meh"},"annotations":[{"user":"olga","values":{"sentiment":"neutral"}}]}
+`
+	res := mustImport(t, f.db, f.project, file)
+	if res.Added != 2 || res.Annotations != 3 {
+		t.Fatalf("import: %+v", res)
+	}
+	if res := mustImport(t, f.db, f.project, file); res.Annotations != 0 || res.Unchanged != 2 {
+		t.Errorf("import again: %+v, want nothing new", res)
+	}
+	var lines []string
+	err := f.db.ExportRecords(context.Background(), f.project.ID, func(r *export.Record) error {
+		var who []string
+		for _, a := range r.Annotations {
+			who = append(who, a.User+"="+string(a.Values))
+		}
+		lines = append(lines, r.ExternalID+": "+strings.Join(who, " "))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`x1: olga={"sentiment":"positive"} piet={"sentiment":"negative"}`, `x2: olga={"sentiment":"neutral"}`}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("exported:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	if u, err := f.db.UserByName(context.Background(), "olga"); err != nil || !u.Disabled {
+		t.Errorf("olga: %+v, %v; want a disabled account", u, err)
+	}
+	if rep := f.db.VerifyChain(context.Background(), f.project.ID); rep.Err != nil {
+		t.Errorf("chain: %v", rep.Err)
+	}
+}
