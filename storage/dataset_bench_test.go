@@ -275,6 +275,3 @@ func BenchmarkExport(b *testing.B) {
 		})
 	}
 }
-
-
-
