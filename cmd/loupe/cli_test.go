@@ -363,7 +363,7 @@ func TestCLIImport(t *testing.T) {
 	wantCLI(t, 1, []string{`project "nope" not found`}, "", "import", "--project", "nope", good, "--db", db)
 	wantCLI(t, 1, []string{"missing.jsonl"}, "", "import", "--project", cliSlug, filepath.Join(t.TempDir(), "missing.jsonl"), "--db", db)
 	wantCLI(t, 2, []string{"--project is required"}, "", "import", good, "--db", db)
-	wantCLI(t, 2, []string{"give the items FILE (or --predictions FILE)"}, "", "import", "--project", cliSlug, "--db", db)
+	wantCLI(t, 2, []string{"give the items FILE or DIR (or --predictions FILE)"}, "", "import", "--project", cliSlug, "--db", db)
 }
 
 func TestCLIExport(t *testing.T) {
@@ -435,7 +435,7 @@ func TestCLIExport(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "out.jsonl")
 	code, stdout, stderr := runCLI(t, "", "export", "--project", cliSlug, "--out", file, "--db", db)
-	if code != 0 || stdout != "" || !strings.Contains(stderr, "Exported 2 items") {
+	if code != 0 || stdout != "" || !strings.Contains(stderr, "Exported 2 rows") {
 		t.Errorf("export --out = %d %q %q, want 0, nothing on stdout and a count on stderr", code, stdout, stderr)
 	}
 	if b, err := os.ReadFile(file); err != nil || string(b) != out {
@@ -443,8 +443,8 @@ func TestCLIExport(t *testing.T) {
 	}
 
 	// A failed export leaves no file, and never replaces one.
-	missing := filepath.Join(dir, "csv.out")
-	wantCLI(t, 1, []string{`unknown export format "csv"`, "known formats: jsonl"}, "", "export", "--project", cliSlug, "--format", "csv", "--out", missing, "--db", db)
+	missing := filepath.Join(dir, "xlsx.out")
+	wantCLI(t, 1, []string{`unknown export format "xlsx"`, "known formats: ", "csv", "hf", "jsonl", "labelstudio", "parquet"}, "", "export", "--project", cliSlug, "--format", "xlsx", "--out", missing, "--db", db)
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
 		t.Errorf("export with an unknown format left %s (%v)", missing, err)
 	}

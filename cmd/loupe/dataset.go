@@ -184,7 +184,7 @@ byte for byte.`, env)
 	if _, err := writeExport(env, *out, "rows", write); err != nil {
 		return err
 	}
-	return recordExport(ctx, d, p, map[string]any{"what": "annotations", "format": format.Name, "items": m.Items, "rows": m.Rows, "filter": spec.Filter.String()})
+	return recordExport(ctx, d, p, map[string]any{"what": "annotations", "format": format.Name, "records": m.Rows, "items": m.Items, "filter": spec.Filter.String()})
 }
 
 // exportToDir writes an export into a new folder, with its manifest.json,
