@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -319,54 +321,113 @@ func (s *Server) apiSkip(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// apiImport imports a JSONL body (application/x-ndjson, application/jsonl
-// or text/plain) or a multipart upload with a "file" part.
+// apiImport imports items from a file in any import format: a multipart
+// upload with a "file" part, or the body itself. The format is the
+// "format" form field or ?format=, else told from the file's name and
+// first bytes (a body's name is its Content-Type's: text/csv is a .csv);
+// dedupe likewise. A file with bad lines imports nothing: 422 with every
+// bad line and its number.
 func (s *Server) apiImport(w http.ResponseWriter, r *http.Request) {
-	s.importFile(w, r, func(p *annotate.Project, f io.Reader) (annotate.ImportResult, error) {
-		return s.store.ImportItems(r.Context(), p, annotate.NewItemDecoder(f))
-	})
-}
-
-// apiImportPredictions imports a predictions file for items already in the
-// project, in the same ways.
-func (s *Server) apiImportPredictions(w http.ResponseWriter, r *http.Request) {
-	s.importFile(w, r, func(p *annotate.Project, f io.Reader) (annotate.ImportResult, error) {
-		return s.store.ImportPredictions(r.Context(), p, annotate.NewPredictionDecoder(f))
-	})
-}
-
-func (s *Server) importFile(w http.ResponseWriter, r *http.Request, load func(*annotate.Project, io.Reader) (annotate.ImportResult, error)) {
 	p, _, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseImport)
 	if !ok {
 		return
 	}
+	q := r.URL.Query()
+	format, dedupe := strings.TrimSpace(q.Get("format")), strings.TrimSpace(q.Get("dedupe"))
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	var f interface {
-		io.Reader
-		Name() string
-	}
+	var file *os.File
+	var name, fallback string
 	var err error
-	switch ct {
-	case "multipart/form-data":
-		file, e := s.spoolUpload(r)
-		if e == nil {
-			defer closeRemove(file)
+	if ct == "multipart/form-data" {
+		var up *upload
+		if up, err = s.spoolUpload(r); err == nil {
+			file, name = up.File, up.Name
+			if v := up.Fields.Get("format"); v != "" {
+				format = v
+			}
+			if v := up.Fields.Get("dedupe"); v != "" {
+				dedupe = v
+			}
 		}
-		f, err = file, e
-	case "application/x-ndjson", "application/jsonl", "application/json-lines", "text/plain":
-		file, e := s.spool(r.Body)
-		if e == nil {
-			defer closeRemove(file)
+	} else if hint, ok := bodyTypes[ct]; ok {
+		name = hint
+		if ct == "text/plain" {
+			fallback = annotate.FormatText // JSONL sent as text/plain stays JSONL
 		}
-		f, err = file, e
-	default:
-		err = loupe.Errorf(loupe.EUNSUPPORTED, "send items as JSONL (Content-Type: application/x-ndjson) or as a multipart upload")
+		file, err = s.spool(r.Body)
+	} else {
+		err = loupe.Errorf(loupe.EUNSUPPORTED, "send items as a multipart upload or as a body of one of the types %s", strings.Join(sortedKeys(bodyTypes), ", "))
 	}
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	res, err := load(p, f)
+	defer closeRemove(file)
+	if format == "" && bodyTypes[ct] == "items.jsonl" {
+		// The body says it is lines: a line that starts with "[" is a
+		// bad line, not a JSON array.
+		if format, err = detectFormat(file, name, ""); err == nil && format == annotate.FormatJSON {
+			format = annotate.FormatJSONL
+		}
+	}
+	res, read, err := s.importUploaded(r, p, file, name, format, fallback, dedupe)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"added": res.Added, "unchanged": res.Unchanged, "predictions": res.Predictions,
+		"annotations": res.Annotations, "format": read})
+}
+
+// bodyTypes are the Content-Types an import body may have, each with a
+// file name that tells its format when ?format= does not.
+var bodyTypes = map[string]string{
+	"application/x-ndjson":      "items.jsonl",
+	"application/jsonl":         "items.jsonl",
+	"application/json-lines":    "items.jsonl",
+	"application/json":          "items.json",
+	"text/csv":                  "items.csv",
+	"text/tab-separated-values": "items.tsv",
+	"text/plain":                "",
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// apiImportPredictions imports a predictions file for items already in the
+// project: a JSONL body (application/x-ndjson, application/jsonl or
+// text/plain) or a multipart upload with a "file" part.
+func (s *Server) apiImportPredictions(w http.ResponseWriter, r *http.Request) {
+	p, _, ok := s.projectFor(w, r, annotate.Access.CanManage, refuseImport)
+	if !ok {
+		return
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var file *os.File
+	var err error
+	switch ct {
+	case "multipart/form-data":
+		var up *upload
+		if up, err = s.spoolUpload(r); err == nil {
+			file = up.File
+		}
+	case "application/x-ndjson", "application/jsonl", "application/json-lines", "text/plain":
+		file, err = s.spool(r.Body)
+	default:
+		err = loupe.Errorf(loupe.EUNSUPPORTED, "send predictions as JSONL (Content-Type: application/x-ndjson) or as a multipart upload")
+	}
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	defer closeRemove(file)
+	res, err := s.store.ImportPredictions(r.Context(), p, annotate.NewPredictionDecoder(file))
 	if err != nil {
 		s.error(w, r, err)
 		return

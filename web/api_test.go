@@ -367,7 +367,7 @@ func TestAPIExport(t *testing.T) {
 		t.Errorf("exported annotations %+v, want one by lab, version 1, sentiment negative", l.Annotations)
 	}
 
-	for _, format := range []string{"csv", "JSONL", "parquet"} {
+	for _, format := range []string{"xml", "JSONL", "xlsx"} {
 		r := mgr.get("/api/v1/projects/a/export?format=" + format)
 		wantStatus(t, r, http.StatusUnprocessableEntity)
 		e := decodeBody[apiError](t, r)

@@ -405,7 +405,7 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-var jsonlFormat = export.Format{Name: "jsonl", ContentType: "application/x-ndjson; charset=utf-8", Ext: "jsonl"}
+var jsonlFormat = &export.Format{Name: "jsonl", ContentType: "application/x-ndjson; charset=utf-8", Ext: "jsonl"}
 
 // auditExport streams the project's events as JSONL, oldest first, with
 // the audit log's filters. Each line is one event with its hash, so that

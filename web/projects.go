@@ -6,7 +6,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/loupehq/loupe"
@@ -256,7 +258,38 @@ func (s *Server) removeMemberForm(w http.ResponseWriter, r *http.Request) {
 type importPage struct {
 	page
 	Project *annotate.Project
+	Formats []importFormat
+	Dedupes []importFormat
+	Format  string // the format chosen, "" to detect it
+	Dedupe  string
 	Error   string
+}
+
+// importFormat is a choice of the import form, with what it means.
+type importFormat struct{ Name, Doc string }
+
+// importFormats are the formats a file uploaded through the web may be in
+// (a folder of media is imported on the server: loupe import --format
+// folder).
+var importFormats = []importFormat{
+	{annotate.FormatJSONL, "JSONL: one item a line, {\"id\", \"data\"} or a flat object of fields"},
+	{annotate.FormatJSON, "a JSON array of items"},
+	{annotate.FormatCSV, "CSV with a header row; the columns become the item's fields"},
+	{annotate.FormatTSV, "TSV with a header row"},
+	{annotate.FormatText, "plain text, one item a line"},
+	{annotate.FormatLabelStudio, "Label Studio tasks: data, annotations and predictions"},
+	{annotate.FormatProdigy, "Prodigy / spaCy JSONL: text, spans, answer"},
+}
+
+var dedupeModes = []importFormat{
+	{annotate.DedupeID, "match by id, or by content when an item has none"},
+	{annotate.DedupeHash, "match by content alone"},
+	{annotate.DedupeNone, "no matching: every record is a new item"},
+}
+
+func (s *Server) renderImport(w http.ResponseWriter, r *http.Request, status int, p *annotate.Project, format, dedupe, msg string) {
+	s.render(w, r, status, "import", &importPage{page: page{Title: "Import · " + p.Title}, Project: p, Formats: importFormats,
+		Dedupes: dedupeModes, Format: format, Dedupe: dedupe, Error: msg})
 }
 
 func (s *Server) importPage(w http.ResponseWriter, r *http.Request) {
@@ -264,17 +297,28 @@ func (s *Server) importPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.render(w, r, http.StatusOK, "import", &importPage{page: page{Title: "Import · " + p.Title}, Project: p})
+	s.renderImport(w, r, http.StatusOK, p, "", annotate.DedupeID, "")
 }
 
 // maxFormParts bounds the parts of an upload form, so that a form of
 // thousands of parts cannot make the server work for nothing.
 const maxFormParts = 8
 
+// maxFormField bounds the fields of an upload form beside its file.
+const maxFormField = 1 << 10
+
+// upload is a file sent with a multipart form, spooled to disk.
+type upload struct {
+	File   *os.File
+	Name   string     // the file's name on the client, for telling its format
+	Fields url.Values // the form's other fields (format, dedupe)
+}
+
 // spoolUpload copies the "file" part of a multipart upload to a temporary
 // file, so that the import reads a local file and never holds the writer
-// while a slow client sends its body. The caller removes the file.
-func (s *Server) spoolUpload(r *http.Request) (*os.File, error) {
+// while a slow client sends its body, and reads the form's small fields
+// before and after it. The caller removes the file.
+func (s *Server) spoolUpload(r *http.Request) (*upload, error) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "multipart/form-data" {
 		return nil, loupe.Errorf(loupe.EUNSUPPORTED, "send the file as multipart/form-data")
@@ -283,20 +327,44 @@ func (s *Server) spoolUpload(r *http.Request) (*os.File, error) {
 	if err != nil {
 		return nil, uploadError(err)
 	}
+	up := &upload{Fields: url.Values{}}
+	fail := func(err error) (*upload, error) {
+		if up.File != nil {
+			closeRemove(up.File)
+		}
+		return nil, err
+	}
 	for i := 0; i < maxFormParts; i++ {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			return nil, uploadError(err)
+			return fail(uploadError(err))
 		}
-		if part.FormName() != "file" {
-			part.Close()
-			continue
+		name := part.FormName()
+		switch {
+		case name == "file" && up.File == nil:
+			f, err := s.spool(part)
+			if err != nil {
+				return fail(err)
+			}
+			up.File, up.Name = f, part.FileName()
+		case name == "format" || name == "dedupe":
+			b, err := io.ReadAll(io.LimitReader(part, maxFormField+1))
+			if err != nil {
+				return fail(uploadError(err))
+			}
+			if len(b) > maxFormField {
+				return fail(loupe.FieldErrorf(name, "the %s field is longer than %d bytes", name, maxFormField))
+			}
+			up.Fields.Set(name, strings.TrimSpace(string(b)))
 		}
-		return s.spool(part)
+		part.Close()
 	}
-	return nil, loupe.FieldErrorf("file", "choose a file to import")
+	if up.File == nil {
+		return nil, loupe.FieldErrorf("file", "choose a file to import")
+	}
+	return up, nil
 }
 
 // spool copies r to a new temporary file, rewound for reading.
@@ -314,6 +382,65 @@ func (s *Server) spool(r io.Reader) (*os.File, error) {
 		return nil, fmt.Errorf("spool upload: %w", err)
 	}
 	return f, nil
+}
+
+// importUploaded imports a spooled file of items in the format given, or
+// the one its name and first bytes tell (annotate.DetectFormat); fallback
+// is the format taken when they tell nothing ("" for an error). It
+// returns the format read.
+func (s *Server) importUploaded(r *http.Request, p *annotate.Project, f *os.File, name, format, fallback, dedupe string) (annotate.ImportResult, string, error) {
+	var res annotate.ImportResult
+	if dedupe != "" && !slices.Contains(annotate.DedupeModes, dedupe) {
+		return res, format, loupe.FieldErrorf("dedupe", "unknown dedupe mode %q; modes are %s", dedupe, strings.Join(annotate.DedupeModes, ", "))
+	}
+	switch {
+	case format == annotate.FormatFolder:
+		return res, format, loupe.FieldErrorf("format", "a folder of media is imported on the server: loupe import --project %s --format folder DIR", p.Slug)
+	case format != "" && !slices.Contains(annotate.ImportFormats(), format):
+		return res, format, loupe.FieldErrorf("format", "unknown import format %q; known formats: %s", format, strings.Join(uploadFormats(), ", "))
+	case format == "":
+		var err error
+		if format, err = detectFormat(f, name, fallback); err != nil {
+			return res, "", err
+		}
+	}
+	rd, err := annotate.NewItemReader(format, f, annotate.ReadOptions{Interface: p.Config.Interface()})
+	if err != nil {
+		return res, format, err
+	}
+	res, err = s.store.ImportItems(r.Context(), p, rd, annotate.ImportOptions{Format: format, Dedupe: dedupe})
+	return res, format, err
+}
+
+// detectFormat tells a spooled file's format from its name and first
+// bytes, and rewinds it; fallback is the format when they tell nothing
+// ("" for an EINVALID error naming the field "format").
+func detectFormat(f *os.File, name, fallback string) (string, error) {
+	head := make([]byte, 8<<10)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return "", fmt.Errorf("import: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", fmt.Errorf("import: %w", err)
+	}
+	format, err := annotate.DetectFormat(name, head[:n])
+	if err != nil {
+		if fallback != "" {
+			return fallback, nil
+		}
+		return "", &loupe.Error{Code: loupe.ErrorCode(err), Field: "format", Message: loupe.ErrorMessage(err)}
+	}
+	return format, nil
+}
+
+// uploadFormats lists the formats of importFormats.
+func uploadFormats() []string {
+	out := make([]string, len(importFormats))
+	for i, f := range importFormats {
+		out[i] = f.Name
+	}
+	return out
 }
 
 // uploadError keeps a body-limit error as it is (it becomes 413) and makes
@@ -341,18 +468,29 @@ func (s *Server) importForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, err := s.spoolUpload(r)
+	up, err := s.spoolUpload(r)
+	format, dedupe := "", annotate.DedupeID
 	if err == nil {
-		defer closeRemove(f)
+		defer closeRemove(up.File)
+		format, dedupe = up.Fields.Get("format"), up.Fields.Get("dedupe")
 		var res annotate.ImportResult
-		res, err = s.store.ImportItems(r.Context(), p, annotate.NewItemDecoder(f))
+		var read string
+		res, read, err = s.importUploaded(r, p, up.File, up.Name, format, "", dedupe)
 		if err == nil {
-			s.redirect(w, r, "/projects/"+p.Slug, fmt.Sprintf("Imported %d items (%d already present).", res.Added, res.Unchanged))
+			msg := fmt.Sprintf("Imported %d items (%d already present) from %s.", res.Added, res.Unchanged, read)
+			if res.Annotations > 0 || res.Predictions > 0 {
+				msg = fmt.Sprintf("Imported %d items (%d already present), %d annotations and %d predictions from %s.", res.Added, res.Unchanged, res.Annotations, res.Predictions, read)
+			}
+			s.redirect(w, r, "/projects/"+p.Slug, msg)
 			return
 		}
 	}
-	if c := loupe.ErrorCode(err); c == loupe.EINVALID || c == loupe.EUNSUPPORTED {
-		s.render(w, r, errorStatus(c), "import", &importPage{page: page{Title: "Import · " + p.Title}, Project: p, Error: loupe.ErrorMessage(err)})
+	if c := loupe.ErrorCode(err); c == loupe.EINVALID || c == loupe.EUNSUPPORTED || c == loupe.ECONFLICT {
+		msg := loupe.ErrorMessage(err)
+		if f := loupe.ErrorField(err); f == "format" || f == "dedupe" {
+			msg = f + ": " + msg
+		}
+		s.renderImport(w, r, errorStatus(c), p, format, dedupe, msg)
 		return
 	}
 	s.error(w, r, err)

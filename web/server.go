@@ -17,6 +17,7 @@ import (
 	"path"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -64,6 +65,10 @@ type Config struct {
 	MediaOrigins []string
 	// Suggester gives models' suggestions; nil shows none.
 	Suggester Suggester
+	// ExportDir is where export jobs write their files, one folder a job
+	// (see exportjobs.go for how long they stay); "" is a new temporary
+	// folder, removed by Close.
+	ExportDir string
 }
 
 // Server is Loupe's HTTP handler.
@@ -79,6 +84,8 @@ type Server struct {
 	handler  http.Handler
 
 	agreements agreementCache
+	jobs       *exportJobs
+	closeOnce  sync.Once
 }
 
 // New returns a server over store. It fails when the config lacks a session
@@ -119,8 +126,20 @@ func New(store Store, cfg Config) (*Server, error) {
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
+	if s.jobs, err = newExportJobs(cfg.ExportDir, cfg.TempDir, cfg.Now, cfg.Logger); err != nil {
+		return nil, err
+	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// Close stops the server's background work: export jobs waiting to run
+// fail, running ones are cancelled and waited for, and their files are
+// removed. Call it after the HTTP server has shut down and before the
+// store closes.
+func (s *Server) Close() error {
+	s.closeOnce.Do(s.jobs.close)
+	return nil
 }
 
 // CheckOrigin returns an error unless o is an origin such as

@@ -42,7 +42,7 @@ type ProjectStore interface {
 	SetMember(ctx context.Context, projectID, userName, role string) error
 	RemoveMember(ctx context.Context, projectID, userName string) error
 	Members(ctx context.Context, projectID string) ([]annotate.Member, error)
-	ImportItems(ctx context.Context, p *annotate.Project, dec *annotate.ItemDecoder) (annotate.ImportResult, error)
+	ImportItems(ctx context.Context, p *annotate.Project, r annotate.ItemReader, opt annotate.ImportOptions) (annotate.ImportResult, error)
 	SampleItem(ctx context.Context, projectID string) (*annotate.Item, error)
 	ImportPredictions(ctx context.Context, p *annotate.Project, dec *annotate.PredictionDecoder) (annotate.ImportResult, error)
 }
@@ -57,9 +57,15 @@ type LabelStore interface {
 	Progress(ctx context.Context, p *annotate.Project, userID string) (annotate.Progress, error)
 }
 
-// ExportStore streams a project's annotated items.
+// ExportStore runs exports and keeps their snapshots.
 type ExportStore interface {
 	ExportRecords(ctx context.Context, projectID string, fn func(*export.Record) error) error
+	// Export runs an export into opt.Sink; with opt.Snapshot it also
+	// records the named snapshot.
+	Export(ctx context.Context, p *annotate.Project, spec export.Spec, opt export.Target) (*export.Manifest, error)
+	// ExportSnapshot writes a snapshot's files again, byte for byte.
+	ExportSnapshot(ctx context.Context, p *annotate.Project, name string, opt export.Target) (*export.Manifest, error)
+	Snapshots(ctx context.Context, projectID string) ([]*export.SnapshotInfo, error)
 }
 
 // Suggester gives the models' suggestions for an item and learns from what

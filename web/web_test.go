@@ -188,7 +188,7 @@ func (ts *testServer) project(slug, config string, creator *loupe.User) *annotat
 
 func (ts *testServer) importItems(p *annotate.Project, jsonl string) annotate.ImportResult {
 	ts.t.Helper()
-	res, err := ts.DB.ImportItems(context.Background(), p, annotate.NewItemDecoder(strings.NewReader(jsonl)))
+	res, err := ts.DB.ImportItems(context.Background(), p, annotate.NewItemDecoder(strings.NewReader(jsonl)), annotate.ImportOptions{})
 	if err != nil {
 		ts.t.Fatalf("ImportItems: %v", err)
 	}

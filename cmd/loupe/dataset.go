@@ -196,7 +196,7 @@ func exportToDir(env *Env, dir string, run func(export.Sink) (*export.Manifest, 
 	}
 	m, err := run(sink)
 	if err == nil {
-		err = writeManifest(sink, m)
+		err = export.WriteManifest(sink, m)
 	}
 	if err == nil {
 		err = sink.Commit()
@@ -218,27 +218,12 @@ func exportToDir(env *Env, dir string, run func(export.Sink) (*export.Manifest, 
 	return nil
 }
 
-func writeManifest(sink export.Sink, m *export.Manifest) error {
-	w, err := sink.Create("manifest.json")
-	if err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(append(b, '\n')); err != nil {
-		return err
-	}
-	return w.Close()
-}
-
 // progressLine reports progress on standard error: a line rewritten in
 // place on a terminal, a plain line every few seconds otherwise.
 func progressLine(env *Env, what string) func(n int) {
 	tty := isTerminal(env.Stderr)
-	var last time.Time
 	start := time.Now()
+	last := start
 	return func(n int) {
 		now := time.Now()
 		if now.Sub(last) < 200*time.Millisecond || !tty && now.Sub(last) < 5*time.Second {
@@ -479,6 +464,9 @@ func (c *countingReader) Read(b []byte) (int, error) {
 func importProgress(env *Env, counter *countingReader, size int64) func(read, added int) {
 	tty := isTerminal(env.Stderr)
 	start, last := time.Now(), time.Time{}
+	if !tty {
+		last = start // plain lines only for imports that take a while
+	}
 	return func(read, added int) {
 		now := time.Now()
 		if now.Sub(last) < 200*time.Millisecond || !tty && now.Sub(last) < 5*time.Second {
@@ -487,7 +475,7 @@ func importProgress(env *Env, counter *countingReader, size int64) func(read, ad
 		last = now
 		rate := float64(read) / max(now.Sub(start).Seconds(), 0.001)
 		line := fmt.Sprintf("%d records read, %d items added (%.0f records/s)", read, added, rate)
-		if counter != nil && size > 0 {
+		if tty && counter != nil && size > 0 {
 			frac := min(float64(counter.n.Load())/float64(size), 1)
 			const width = 30
 			bar := strings.Repeat("█", int(frac*width)) + strings.Repeat("░", width-int(frac*width))

@@ -169,7 +169,7 @@ func TestImportPredictions(t *testing.T) {
 {"id": "c", "data": {"review": "meh"}}
 `), 0o644)
 	code, out, errOut := runCLI(t, "", "import", "--project", "preds", items, "--db", db)
-	if code != 0 || !strings.Contains(out, "Imported 3 items into preds (0 already present), with 2 predictions.") {
+	if code != 0 || !strings.Contains(out, "Imported 3 items into preds from "+items+" (jsonl; 0 already present), with 2 predictions.") {
 		t.Fatalf("import: %d %q %q", code, out, errOut)
 	}
 	more := filepath.Join(dir, "preds.jsonl")

@@ -59,6 +59,7 @@ type Main struct {
 	Log     *slog.Logger
 	Runner  *models.Runner
 	Predict *predict.Service
+	Web     *web.Server
 
 	ln       net.Listener
 	stopJobs context.CancelFunc
@@ -148,6 +149,10 @@ func (m *Main) Run(ctx context.Context, env *Env) error {
 	if m.DB, err = storage.Open(m.Config.DB, storage.Options{Sync: m.Config.Sync, Logger: m.Log}); err != nil {
 		return err
 	}
+	// An import killed midway leaves its hidden items behind.
+	if err := m.DB.DropAbandonedImports(ctx); err != nil {
+		return err
+	}
 	firstStart, err := m.firstStart(ctx, env)
 	if err != nil {
 		return err
@@ -173,10 +178,12 @@ func (m *Main) Run(ctx context.Context, env *Env) error {
 	}
 	m.Predict = predict.New(m.DB, m.Runner, predict.Options{Logger: m.Log})
 	srv, err := web.New(m.DB, web.Config{SessionKeys: keys, SecureCookies: m.Config.SecureCookies, Logger: m.Log,
-		Include: fixtures.Include, MediaRoot: m.Config.MediaRoot, MediaOrigins: m.Config.MediaOrigins, Suggester: m.Predict})
+		Include: fixtures.Include, MediaRoot: m.Config.MediaRoot, MediaOrigins: m.Config.MediaOrigins, Suggester: m.Predict,
+		ExportDir: strings.TrimSuffix(m.Config.DB, filepath.Ext(m.Config.DB)) + "-exports"})
 	if err != nil {
 		return err
 	}
+	m.Web = srv
 	m.HTTP = &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: ReadHeaderTimeout,
@@ -271,7 +278,7 @@ func createFromFixture(ctx context.Context, db *storage.DB, f fixtures.Project, 
 	if !items {
 		return nil
 	}
-	if _, err := db.ImportItems(ctx, p, annotate.NewItemDecoder(bytes.NewReader(f.Items))); err != nil {
+	if _, err := db.ImportItems(ctx, p, annotate.NewItemDecoder(bytes.NewReader(f.Items)), annotate.ImportOptions{}); err != nil {
 		return fmt.Errorf("template %s: %w", f.Slug, err)
 	}
 	if f.Media == nil || mediaRoot == "" {
@@ -347,6 +354,9 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
 		err = m.HTTP.Shutdown(ctx)
+	}
+	if m.Web != nil {
+		m.Web.Close() // stops export jobs before the database closes
 	}
 	if m.stopJobs != nil {
 		m.stopJobs()
