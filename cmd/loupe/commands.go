@@ -85,6 +85,15 @@ func openProject(ctx context.Context, path, slug string) (*storage.DB, *annotate
 	return d, p, nil
 }
 
+// openProjectFlag is openProject for a command's --project flag, which
+// must be given.
+func openProjectFlag(ctx context.Context, path, slug string) (*storage.DB, *annotate.Project, error) {
+	if slug == "" {
+		return nil, nil, fmt.Errorf("%w: --project is required", errUsage)
+	}
+	return openProject(ctx, path, slug)
+}
+
 // inFile prefixes the message of a Loupe error with the file it is about,
 // keeping its code.
 func inFile(path string, err error) error {
@@ -450,10 +459,7 @@ func runModelStats(ctx context.Context, args []string, env *Env) error {
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	if *slug == "" {
-		return fmt.Errorf("%w: --project is required", errUsage)
-	}
-	d, p, err := openProject(ctx, *db, *slug)
+	d, p, err := openProjectFlag(ctx, *db, *slug)
 	if err != nil {
 		return err
 	}

@@ -260,10 +260,7 @@ func runSnapshotList(ctx context.Context, args []string, env *Env) error {
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	if *slug == "" {
-		return fmt.Errorf("%w: --project is required", errUsage)
-	}
-	d, p, err := openProject(ctx, *db, *slug)
+	d, p, err := openProjectFlag(ctx, *db, *slug)
 	if err != nil {
 		return err
 	}
@@ -289,10 +286,7 @@ func runSnapshotDiff(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	if *slug == "" {
-		return fmt.Errorf("%w: --project is required", errUsage)
-	}
-	d, p, err := openProject(ctx, *db, *slug)
+	d, p, err := openProjectFlag(ctx, *db, *slug)
 	if err != nil {
 		return err
 	}
