@@ -151,25 +151,32 @@ byte for byte.`, env)
 					return loupe.FieldErrorf("snapshot", "snapshot %q already exists; to export it again give --snapshot and --out alone (--%s changes what it holds: choose a new name)", *snapshot, name)
 				}
 			}
-			return exportToDir(env, *out, func(sink export.Sink) (*export.Manifest, error) {
+			m, err := exportToDir(env, *out, func(sink export.Sink) (*export.Manifest, error) {
 				return d.ExportSnapshot(ctx, p, *snapshot, export.Target{Sink: sink})
 			})
+			if err != nil {
+				return err
+			}
+			return recordExport(ctx, d, p, map[string]any{"what": "snapshot", "snapshot": *snapshot, "again": true, "format": m.Spec.Format, "records": m.Rows, "items": m.Items})
 		}
-		return exportToDir(env, *out, func(sink export.Sink) (*export.Manifest, error) {
+		// The snapshot records itself in the history.
+		_, err := exportToDir(env, *out, func(sink export.Sink) (*export.Manifest, error) {
 			return d.Export(ctx, p, spec, export.Target{Sink: sink, Snapshot: *snapshot, Progress: progressLine(env, "items read")})
 		})
+		return err
 	}
 
 	if !format.Single || spec.Split != nil {
 		if *out == "" {
 			return fmt.Errorf("%w: the %s format%s writes several files: give --out DIR", errUsage, format.Name, map[bool]string{true: " with --split", false: ""}[spec.Split != nil])
 		}
-		if err := exportToDir(env, *out, func(sink export.Sink) (*export.Manifest, error) {
+		m, err := exportToDir(env, *out, func(sink export.Sink) (*export.Manifest, error) {
 			return d.Export(ctx, p, spec, export.Target{Sink: sink, Progress: progressLine(env, "items read")})
-		}); err != nil {
+		})
+		if err != nil {
 			return err
 		}
-		return nil
+		return recordExport(ctx, d, p, exportWhat(m))
 	}
 	var m *export.Manifest
 	write := func(w io.Writer) (int, error) {
@@ -184,15 +191,27 @@ byte for byte.`, env)
 	if _, err := writeExport(env, *out, "rows", write); err != nil {
 		return err
 	}
-	return recordExport(ctx, d, p, map[string]any{"what": "annotations", "format": format.Name, "records": m.Rows, "items": m.Items, "filter": spec.Filter.String()})
+	return recordExport(ctx, d, p, exportWhat(m))
+}
+
+// exportWhat describes an export for its export.made event.
+func exportWhat(m *export.Manifest) map[string]any {
+	what := map[string]any{"what": "annotations", "format": m.Spec.Format, "records": m.Rows, "items": m.Items, "filter": m.Spec.Filter.String()}
+	if m.Spec.Split != nil {
+		what["split"], what["seed"] = m.Spec.Split.String(), m.Spec.Split.Seed
+	}
+	if m.Spec.Aggregate != "" {
+		what["aggregate"] = m.Spec.Aggregate
+	}
+	return what
 }
 
 // exportToDir writes an export into a new folder, with its manifest.json,
 // moving it into place only when it is complete.
-func exportToDir(env *Env, dir string, run func(export.Sink) (*export.Manifest, error)) error {
+func exportToDir(env *Env, dir string, run func(export.Sink) (*export.Manifest, error)) (*export.Manifest, error) {
 	sink, err := export.NewDirSink(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m, err := run(sink)
 	if err == nil {
@@ -204,7 +223,7 @@ func exportToDir(env *Env, dir string, run func(export.Sink) (*export.Manifest, 
 		sink.Abort()
 	}
 	if err != nil {
-		return fmt.Errorf("export to %s failed, nothing written: %w", dir, err)
+		return nil, fmt.Errorf("export to %s failed, nothing written: %w", dir, err)
 	}
 	var names []string
 	for _, f := range m.Files {
@@ -215,7 +234,7 @@ func exportToDir(env *Env, dir string, run func(export.Sink) (*export.Manifest, 
 		what = "Snapshot " + strconv.Quote(m.Snapshot) + ":"
 	}
 	fmt.Fprintf(env.Stderr, "%s %d items, %d rows to %s (%s, manifest.json).\n", what, m.Items, m.Rows, dir, strings.Join(names, ", "))
-	return nil
+	return m, nil
 }
 
 // progressLine reports progress on standard error: a line rewritten in

@@ -181,10 +181,14 @@ func TestCLIExportFormatsSplitsAndSnapshots(t *testing.T) {
 	wantCLI(t, 2, []string{"--out DIR"}, "", "export", "--project", cliSlug, "--split", "train=0.8,test=0.2", "--db", db)
 	wantCLI(t, 1, []string{"add up to"}, "", "export", "--project", cliSlug, "--split", "train=0.8,test=0.3", "--out", filepath.Join(t.TempDir(), "x"), "--db", db)
 	split := filepath.Join(t.TempDir(), "split")
+	before := len(exportEvents(t, db))
 	mustCLI(t, "", "export", "--project", cliSlug, "--format", "jsonl", "--split", "train=0.75,test=0.25", "--seed", "3", "--out", split, "--db", db)
 	m := readManifest(t, split)
 	if m.Items != 40 || m.Splits["train"].Rows+m.Splits["test"].Rows != 40 || m.Splits["test"].Rows == 0 || len(m.Files) != 2 {
 		t.Errorf("split manifest: %+v", m)
+	}
+	if made := exportEvents(t, db); len(made) != before+1 || !strings.Contains(string(made[0].Payload), `"split":"train=0.75,test=0.25"`) {
+		t.Errorf("the split export was not recorded in the history (%d events before, %d after)", before, len(made))
 	}
 	// hf writes a folder with its dataset card.
 	hf := filepath.Join(t.TempDir(), "hf")
