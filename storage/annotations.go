@@ -48,9 +48,19 @@ func (db *DB) Submit(ctx context.Context, p *annotate.Project, access annotate.A
 	user := access.User
 	var out *annotate.Annotation
 	var replayed bool
+	var clientID any
+	if sub.ClientID != "" {
+		clientID = sub.ClientID
+	}
 	err = db.update(ctx, func(tx *Tx) error {
 		out, replayed = nil, false
-		if sub.ClientID != "" {
+		cur, err := currentAnnotation(tx, item.ID, user.ID, clientID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("item not found")
+		} else if err != nil {
+			return err
+		}
+		if cur.clientUsed {
 			prev, err := annotationByClientID(tx, sub.ClientID)
 			if err != nil {
 				return err
@@ -69,41 +79,35 @@ func (db *DB) Submit(ctx context.Context, p *annotate.Project, access annotate.A
 				return nil
 			}
 		}
-		var status string
-		err := tx.queryRow(`SELECT status FROM assignments WHERE item_id = ? AND user_id = ?`, item.ID, user.ID).Scan(&status)
-		if errors.Is(err, sql.ErrNoRows) && !access.CanManage() {
+		if cur.status == "" && !access.CanManage() {
 			return loupe.Errorf(loupe.EFORBIDDEN, "this item was not given to you; take items from the queue")
-		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
 		}
-		cur, err := currentAnnotation(tx, item.ID, user.ID)
-		if err != nil {
-			return err
-		}
-		if err := annotate.CheckBase(cur, sub.BaseVersion); err != nil {
+		if err := annotate.CheckBase(cur.ann, sub.BaseVersion); err != nil {
 			return err
 		}
 		a := &annotate.Annotation{ProjectID: p.ID, ItemID: item.ID, UserID: user.ID, UserName: user.Name,
 			ConfigVersion: p.ConfigVersion, Values: sub.Values, ClientID: sub.ClientID, LeadMS: sub.LeadMS, UpdatedAt: tx.now}
 		now := fmtTime(tx.now)
-		if cur == nil {
+		if cur.ann == nil {
 			a.ID, a.Version, a.CreatedAt = uuid.Must(uuid.NewV7()).String(), 1, tx.now
 			if _, err := tx.exec(`INSERT INTO annotations (id, project_id, item_id, user_id, version, created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)`,
 				a.ID, p.ID, item.ID, user.ID, now, now); err != nil {
 				return err
 			}
-			if err := markDone(tx, p, item.ID, user.ID); err != nil {
+			if _, err := tx.exec(`INSERT INTO assignments (item_id, user_id, project_id, status, leased_until, updated_at) VALUES (?1, ?2, ?3, 'done', ?4, ?4)
+				ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'done', updated_at = excluded.updated_at`, item.ID, user.ID, p.ID, now); err != nil {
 				return err
 			}
 		} else {
-			a.ID, a.Version, a.CreatedAt = cur.ID, cur.Version+1, cur.CreatedAt
-			if _, err := tx.exec(`UPDATE annotations SET version = ?, updated_at = ? WHERE id = ?`, a.Version, now, a.ID); err != nil {
+			a.ID, a.Version, a.CreatedAt = cur.ann.ID, cur.ann.Version+1, cur.ann.CreatedAt
+			// A new version answers the review that sent the annotation
+			// back, if any (recordAnnotation says which): the return ends.
+			if _, err := tx.exec(`UPDATE annotations SET version = ?, updated_at = ?, returned_by = NULL WHERE id = ?`, a.Version, now, a.ID); err != nil {
 				return err
 			}
-		}
-		var clientID any
-		if sub.ClientID != "" {
-			clientID = sub.ClientID
+			if cur.returnedBy != "" {
+				cur.item.returned--
+			}
 		}
 		if _, err := tx.exec(`INSERT INTO annotation_versions (annotation_id, version, values_json, config_version, client_id, lead_ms, created_at, shown_json, author_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.Version, string(values), p.ConfigVersion, clientID, sub.LeadMS, now, shown, user.ID); err != nil {
@@ -113,7 +117,9 @@ func (db *DB) Submit(ctx context.Context, p *annotate.Project, access annotate.A
 			return err
 		}
 		out = a
-		return settle(tx, p, item.ID)
+		// A first annotation is one more labeler done with the item: settle
+		// counts it in the same write as the item's new state.
+		return settle(tx, p, cur.item, cur.ann == nil)
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("submit: %w", err)
@@ -121,42 +127,45 @@ func (db *DB) Submit(ctx context.Context, p *annotate.Project, access annotate.A
 	return out, replayed, nil
 }
 
-// markDone records that the user annotated the item: their assignment is
-// done, the item counts one more labeler, and it becomes complete when it
-// has as many as the overlap asks for.
-func markDone(tx *Tx, p *annotate.Project, itemID, userID string) error {
-	now := fmtTime(tx.now)
-	if _, err := tx.exec(`INSERT INTO assignments (item_id, user_id, project_id, status, leased_until, updated_at) VALUES (?1, ?2, ?3, 'done', ?4, ?4)
-		ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'done', updated_at = excluded.updated_at`, itemID, userID, p.ID, now); err != nil {
-		return err
-	}
-	var done int
-	if err := tx.queryRow(`UPDATE items SET done = done + 1, complete = (done + 1 >= ?) WHERE id = ? RETURNING done`,
-		p.Config.Overlap, itemID).Scan(&done); err != nil {
-		return err
-	}
-	// An item joins complete_count once: when its count first reaches the
-	// overlap. Labelers whose lease predates that may still add more.
-	if done == p.Config.Overlap {
-		if _, err := tx.exec(`UPDATE projects SET complete_count = complete_count + 1 WHERE id = ?`, p.ID); err != nil {
-			return err
-		}
-	}
-	return nil
+// current is what Submit knows before it writes: the item, and the user's
+// annotation of it.
+type current struct {
+	item       itemState
+	status     string               // the user's assignment of the item; "" when it was never given to them
+	ann        *annotate.Annotation // the annotation at its current version (id, version, creation); nil when none
+	values     string               // its current version's values_json
+	returnedBy string               // the review that sent it back; "" when none
+	clientUsed bool                 // the submission's client id is already stored
 }
 
-func currentAnnotation(tx *Tx, itemID, userID string) (*annotate.Annotation, error) {
-	a := &annotate.Annotation{ItemID: itemID, UserID: userID}
-	var created string
-	err := tx.queryRow(`SELECT id, project_id, version, created_at FROM annotations WHERE item_id = ? AND user_id = ?`, itemID, userID).
-		Scan(&a.ID, &a.ProjectID, &a.Version, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
+// currentAnnotation reads, in one statement, everything Submit checks and
+// then writes from: the item's state, the user's assignment and
+// annotation of it, the annotation's current values and the review that
+// sent it back, and whether the client id (nil for none) was used. It
+// returns sql.ErrNoRows when the item is gone.
+func currentAnnotation(tx *Tx, itemID, userID string, clientID any) (current, error) {
+	c := current{item: itemState{id: itemID}}
+	var status, id, created, values, returnedBy sql.NullString
+	var version sql.NullInt64
+	err := tx.queryRow(`SELECT i.state, i.done, i.complete, i.origin,
+			(SELECT count(*) FROM annotations WHERE item_id = ?1 AND returned_by IS NOT NULL),
+			(SELECT status FROM assignments WHERE item_id = ?1 AND user_id = ?2),
+			a.id, a.version, a.created_at, a.returned_by, v.values_json,
+			EXISTS (SELECT 1 FROM annotation_versions WHERE client_id = ?3)
+		FROM items i
+		LEFT JOIN annotations a ON a.item_id = i.id AND a.user_id = ?2
+		LEFT JOIN annotation_versions v ON v.annotation_id = a.id AND v.version = a.version
+		WHERE i.id = ?1`, itemID, userID, clientID).
+		Scan(&c.item.state, &c.item.done, &c.item.complete, &c.item.origin, &c.item.returned,
+			&status, &id, &version, &created, &returnedBy, &values, &c.clientUsed)
+	if err != nil {
+		return c, err
 	}
-	a.CreatedAt = parseTime(created)
-	return a, nil
+	c.status, c.values, c.returnedBy = status.String, values.String, returnedBy.String
+	if id.Valid {
+		c.ann = &annotate.Annotation{ID: id.String, ItemID: itemID, UserID: userID, Version: int(version.Int64), CreatedAt: parseTime(created.String)}
+	}
+	return c, nil
 }
 
 const annotationSelect = `SELECT a.id, a.project_id, a.item_id, a.user_id, u.name, v.version, v.config_version, v.values_json,
@@ -242,29 +251,18 @@ func (db *DB) Progress(ctx context.Context, p *annotate.Project, userID string) 
 // recordAnnotation appends the events of a stored annotation version: the
 // version itself, and one feedback event for each feedback block whose
 // value it sets or changes. A version that fixes a returned annotation
-// says which review it answers, and ends the return.
-func recordAnnotation(tx *Tx, p *annotate.Project, a *annotate.Annotation, cur *annotate.Annotation, sub *annotate.Submission, user *loupe.User) error {
+// says which review it answers.
+func recordAnnotation(tx *Tx, p *annotate.Project, a *annotate.Annotation, cur current, sub *annotate.Submission, user *loupe.User) error {
 	var prev map[string]json.RawMessage
 	payload := map[string]any{"values": a.Values, "config_version": a.ConfigVersion, "lead_ms": a.LeadMS}
 	kind := feedback.KindAnnotationCreated
-	if cur != nil {
+	if cur.ann != nil {
 		kind = feedback.KindAnnotationEdited
-		var raw string
-		if err := tx.queryRow(`SELECT values_json FROM annotation_versions WHERE annotation_id = ? AND version = ?`, cur.ID, cur.Version).Scan(&raw); err != nil {
-			return err
+		if err := json.Unmarshal([]byte(cur.values), &prev); err != nil {
+			return fmt.Errorf("annotation %s version %d: %w", cur.ann.ID, cur.ann.Version, err)
 		}
-		if err := json.Unmarshal([]byte(raw), &prev); err != nil {
-			return fmt.Errorf("annotation %s version %d: %w", cur.ID, cur.Version, err)
-		}
-		var returnedBy sql.NullString
-		if err := tx.queryRow(`SELECT returned_by FROM annotations WHERE id = ?`, a.ID).Scan(&returnedBy); err != nil {
-			return err
-		}
-		if returnedBy.Valid {
-			payload["fixes_review"] = returnedBy.String
-			if _, err := tx.exec(`UPDATE annotations SET returned_by = NULL WHERE id = ?`, a.ID); err != nil {
-				return err
-			}
+		if cur.returnedBy != "" {
+			payload["fixes_review"] = cur.returnedBy
 		}
 	}
 	if len(sub.Shown) > 0 {

@@ -58,6 +58,7 @@ type DB struct {
 	conn  *sql.Conn            // the writer's connection, owned by the writer goroutine
 	stmts map[string]*sql.Stmt // the writer's prepared statements
 	reads sync.Map             // query → *sql.Stmt prepared on the read pool
+	heads heads                // each chain's last event, for the writer
 
 	configs configCache
 }
@@ -67,7 +68,8 @@ type Tx struct {
 	db    *DB
 	ctx   context.Context
 	now   time.Time
-	actor *loupe.User // who the events appended are by (nil: Loupe itself)
+	actor *loupe.User          // who the events appended are by (nil: Loupe itself)
+	heads map[string]chainHead // the chains' last events as this write appended them
 }
 
 type writeOp struct {
@@ -318,6 +320,9 @@ func (db *DB) execW(query string) error {
 }
 
 // commit runs a batch of writes in one transaction, each in a savepoint.
+// The chains' last events a write appended join the writer's cache only
+// once its savepoint is released, and become the committed heads only once
+// the transaction commits; a transaction that fails forgets them all.
 func (db *DB) commit(batch []*writeOp) {
 	errs := make([]error, len(batch))
 	finish := func() {
@@ -326,6 +331,7 @@ func (db *DB) commit(batch []*writeOp) {
 		}
 	}
 	fail := func(err error) {
+		db.heads.reset()
 		db.execW("ROLLBACK") // fails harmlessly when SQLite already rolled back
 		for i := range errs {
 			if errs[i] == nil {
@@ -338,6 +344,7 @@ func (db *DB) commit(batch []*writeOp) {
 		fail(fmt.Errorf("begin: %w", err))
 		return
 	}
+	db.heads.begin()
 	ok := 0
 	for i, op := range batch {
 		if err := op.ctx.Err(); err != nil {
@@ -348,7 +355,8 @@ func (db *DB) commit(batch []*writeOp) {
 			fail(fmt.Errorf("savepoint: %w", err))
 			return
 		}
-		errs[i] = run(op.fn, &Tx{db: db, ctx: context.Background(), now: db.now().UTC(), actor: loupe.ActorFrom(op.ctx)})
+		tx := &Tx{db: db, ctx: context.Background(), now: db.now().UTC(), actor: loupe.ActorFrom(op.ctx)}
+		errs[i] = run(op.fn, tx)
 		var err error
 		if errs[i] != nil {
 			err = db.execW("ROLLBACK TO op")
@@ -367,8 +375,12 @@ func (db *DB) commit(batch []*writeOp) {
 			fail(fmt.Errorf("write: %w", errors.Join(errs[i], err)))
 			return
 		}
+		if errs[i] == nil {
+			db.heads.release(tx.heads)
+		}
 	}
 	if ok == 0 {
+		db.heads.rollback()
 		db.execW("ROLLBACK")
 		finish()
 		return
@@ -377,6 +389,7 @@ func (db *DB) commit(batch []*writeOp) {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
+	db.heads.commit()
 	finish()
 }
 

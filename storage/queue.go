@@ -28,52 +28,48 @@ import (
 // when nothing is left for the user.
 func (db *DB) Next(ctx context.Context, p *annotate.Project, userID string) (*annotate.Task, error) {
 	var task *annotate.Task
+	var itemID string
 	lease := annotate.LeaseDuration(p.Config)
 	err := db.update(ctx, func(tx *Tx) error {
 		now := fmtTime(tx.now)
 		until := tx.now.Add(lease)
-		var itemID string
-		returned := false
-		err := tx.queryRow(`SELECT item_id FROM assignments
-			WHERE project_id = ? AND user_id = ? AND status = 'leased' AND leased_until > ?
-			ORDER BY updated_at DESC LIMIT 1`, p.ID, userID, now).Scan(&itemID)
-		if errors.Is(err, sql.ErrNoRows) {
-			// Answers a reviewer sent back come before new items.
-			err = tx.queryRow(`SELECT item_id FROM annotations WHERE project_id = ? AND user_id = ? AND returned_by IS NOT NULL
-				ORDER BY updated_at LIMIT 1`, p.ID, userID).Scan(&itemID)
-			if err == nil {
-				returned = true
-			}
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			err = tx.queryRow(`SELECT i.id FROM items i
+		// The three places an item comes from, in order, in one statement:
+		// UNION ALL runs its parts in turn and stops at the LIMIT, so a held
+		// item costs one lookup and the queue is searched only when needed.
+		// In the queue, the items other labelers hold are the ones skipped
+		// most: the slot test, which rejects them, comes first.
+		var from int
+		err := tx.queryRow(`SELECT item_id, 0 FROM (SELECT item_id FROM assignments
+				WHERE project_id = ?1 AND user_id = ?2 AND status = 'leased' AND leased_until > ?3
+				ORDER BY updated_at DESC LIMIT 1)
+			UNION ALL
+			SELECT item_id, 1 FROM (SELECT item_id FROM annotations WHERE project_id = ?1 AND user_id = ?2 AND returned_by IS NOT NULL
+				ORDER BY updated_at LIMIT 1)
+			UNION ALL
+			SELECT id, 2 FROM (SELECT i.id FROM items i
 				WHERE i.project_id = ?1 AND i.complete = 0
-				  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = ?2 AND a.status != 'leased')
 				  AND i.done + (SELECT count(*) FROM assignments a
 					WHERE a.item_id = i.id AND a.status = 'leased' AND a.leased_until > ?3 AND a.user_id != ?2) < ?4
-				ORDER BY `+queueOrder(p)+` LIMIT 1`, p.ID, userID, now, p.Config.Overlap).Scan(&itemID)
-		}
+				  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = ?2 AND a.status != 'leased')
+				ORDER BY `+queueOrder(p)+` LIMIT 1)
+			LIMIT 1`, p.ID, userID, now, p.Config.Overlap).Scan(&itemID, &from)
 		if errors.Is(err, sql.ErrNoRows) {
 			return annotate.ErrQueueEmpty
 		} else if err != nil {
 			return err
 		}
-		if returned {
+		if from == 1 {
+			// An answer a reviewer sent back: the labeler edits it.
 			task = &annotate.Task{Status: annotate.StatusDone}
-		} else {
-			if _, err := tx.exec(`INSERT INTO assignments (item_id, user_id, project_id, status, leased_until, updated_at)
-				VALUES (?, ?, ?, 'leased', ?, ?)
-				ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'leased', leased_until = excluded.leased_until, updated_at = excluded.updated_at`,
-				itemID, userID, p.ID, fmtTime(until), now); err != nil {
-				return err
-			}
-			task = &annotate.Task{Status: annotate.StatusLeased, LeaseUntil: until}
+			return nil
 		}
-		it, err := scanItem(tx.queryRow(`SELECT `+itemColumns+` FROM items WHERE id = ?`, itemID))
-		if err != nil {
+		if _, err := tx.exec(`INSERT INTO assignments (item_id, user_id, project_id, status, leased_until, updated_at)
+			VALUES (?, ?, ?, 'leased', ?, ?)
+			ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'leased', leased_until = excluded.leased_until, updated_at = excluded.updated_at`,
+			itemID, userID, p.ID, fmtTime(until), now); err != nil {
 			return err
 		}
-		task.Item = it
+		task = &annotate.Task{Status: annotate.StatusLeased, LeaseUntil: until}
 		return nil
 	})
 	if err != nil {
@@ -82,13 +78,18 @@ func (db *DB) Next(ctx context.Context, p *annotate.Project, userID string) (*an
 		}
 		return nil, fmt.Errorf("next item: %w", err)
 	}
+	// The item is read from the read pool, off the one writer: the lease
+	// is what had to be decided in turn.
+	if task.Item, err = db.Item(ctx, p.ID, itemID); err != nil {
+		return nil, err
+	}
 	if task.Status == annotate.StatusDone {
 		// A returned answer: the labeler edits their annotation, and sees
 		// why it came back.
-		if task.Annotation, err = db.Annotation(ctx, task.Item.ID, userID); err != nil {
+		if task.Annotation, err = db.Annotation(ctx, itemID, userID); err != nil {
 			return nil, err
 		}
-		if task.Returned, err = db.returnedTo(ctx, task.Item.ID, userID); err != nil {
+		if task.Returned, err = db.returnedTo(ctx, itemID, userID); err != nil {
 			return nil, err
 		}
 	}

@@ -7,15 +7,31 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
+	"github.com/loupehq/loupe/blocks"
 	"github.com/loupehq/loupe/feedback"
 )
 
-// settle moves an item to the state its annotations call for, after they
-// changed:
+// itemState is an item's place in the workflow, as a write read it.
+type itemState struct {
+	id       string
+	state    string
+	origin   string
+	done     int
+	complete bool
+	returned int // its annotations a reviewer sent back
+}
+
+// settle brings an item up to date after its annotations changed, from
+// its state as read at the start of the write (it, with the write's own
+// changes to it applied), in at most one write of its row. With added, one more labeler
+// annotated it: its done count grows, it becomes complete once that
+// reaches the overlap, and it joins the project's complete count the first
+// time it does. Then it moves to the state its annotations call for:
 //   - an annotation sent back to its labeler keeps the item rejected;
 //   - an item with fewer annotations than the overlap asks for is pending;
 //   - an item in review stays there (the reviewer sees the new answers);
@@ -24,18 +40,30 @@ import (
 //   - otherwise the review policy decides between in review and annotated.
 //
 // Going to review appends a review.queued event with the reason.
-func settle(tx *Tx, p *annotate.Project, itemID string) error {
-	var state, origin string
-	var complete bool
-	var returned int
-	if err := tx.queryRow(`SELECT state, complete, origin,
-			(SELECT count(*) FROM annotations WHERE item_id = ?1 AND returned_by IS NOT NULL)
-		FROM items WHERE id = ?1`, itemID).Scan(&state, &complete, &origin, &returned); err != nil {
-		return err
+func settle(tx *Tx, p *annotate.Project, it itemState, added bool) error {
+	itemID, state, done, complete := it.id, it.state, it.done, it.complete
+	// Only the columns that change are written, so that an index over a
+	// column that keeps its value is not rewritten.
+	var set []string
+	var args []any
+	if added {
+		done++
+		set, args = append(set, "done = ?"), append(args, done)
+		if c := done >= p.Config.Overlap; c != complete {
+			complete = c
+			set, args = append(set, "complete = ?"), append(args, complete)
+		}
+		// An item joins complete_count once: when its count first reaches
+		// the overlap. Labelers whose lease predates that may still add more.
+		if done == p.Config.Overlap {
+			if _, err := tx.exec(`UPDATE projects SET complete_count = complete_count + 1 WHERE id = ?`, p.ID); err != nil {
+				return err
+			}
+		}
 	}
 	next, reason := state, ""
 	switch {
-	case returned > 0:
+	case it.returned > 0:
 		next = feedback.StateRejected
 	case !complete:
 		next = feedback.StatePending
@@ -43,19 +71,49 @@ func settle(tx *Tx, p *annotate.Project, itemID string) error {
 	case state == feedback.StateRejected:
 		next, reason = feedback.StateInReview, "the labeler fixed the rejected answer"
 	default:
-		facts, err := itemFacts(tx, itemID, origin)
-		if err != nil {
+		next = feedback.StateAnnotated
+		if rc := p.Config.Review; rc != nil {
+			facts := feedback.Facts{ItemID: itemID, Predictions: map[string]feedback.Predicted{}, Feedback: it.origin == OriginFeedback}
+			if needsFacts(rc) {
+				var err error
+				if facts, err = itemFacts(tx, itemID, it.origin); err != nil {
+					return err
+				}
+			}
+			if ok, why := feedback.Select(rc, p.Config.Interface(), facts); ok {
+				next, reason = feedback.StateInReview, why
+			}
+		}
+	}
+	if next != state {
+		set, args = append(set, "state = ?"), append(args, next)
+		if next == feedback.StateInReview {
+			set, args = append(set, "review_reason = ?"), append(args, reason)
+		}
+	}
+	if len(set) > 0 {
+		if _, err := tx.exec(`UPDATE items SET `+strings.Join(set, ", ")+` WHERE id = ?`, append(args, itemID)...); err != nil {
 			return err
 		}
-		next = feedback.StateAnnotated
-		if ok, why := feedback.Select(p.Config.Review, p.Config.Interface(), facts); ok {
-			next, reason = feedback.StateInReview, why
+	}
+	if next != state && next == feedback.StateInReview {
+		return queued(tx, p.ID, itemID, state, reason)
+	}
+	return nil
+}
+
+// needsFacts reports whether a review policy looks at the answers or the
+// predictions; the others (all, sample, feedback) need only the item, and
+// settle then skips reading them.
+func needsFacts(rc *blocks.ReviewConfig) bool {
+	for _, pol := range rc.Policy {
+		switch pol {
+		case blocks.PolicyAll, blocks.PolicySample, blocks.PolicyFeedback:
+		default:
+			return true
 		}
 	}
-	if next == state {
-		return nil
-	}
-	return setState(tx, p.ID, itemID, state, next, reason)
+	return false
 }
 
 // setState changes an item's state, recording the move to review.
@@ -64,12 +122,17 @@ func setState(tx *Tx, projectID, itemID, from, to, reason string) error {
 		if _, err := tx.exec(`UPDATE items SET state = ?, review_reason = ? WHERE id = ?`, to, reason, itemID); err != nil {
 			return err
 		}
-		ev := newEvent(projectID, feedback.KindReviewQueued, map[string]any{"reason": reason, "from": from})
-		ev.ItemID = itemID
-		return tx.appendEvent(ev)
+		return queued(tx, projectID, itemID, from, reason)
 	}
 	_, err := tx.exec(`UPDATE items SET state = ? WHERE id = ?`, to, itemID)
 	return err
+}
+
+// queued records that an item went to review, and why.
+func queued(tx *Tx, projectID, itemID, from, reason string) error {
+	ev := newEvent(projectID, feedback.KindReviewQueued, map[string]any{"reason": reason, "from": from})
+	ev.ItemID = itemID
+	return tx.appendEvent(ev)
 }
 
 // itemFacts gathers what the review policy looks at: each labeler's
@@ -550,7 +613,7 @@ func (db *DB) RecordExport(ctx context.Context, projectID string, what map[strin
 // same.
 func (db *DB) LastEvent(ctx context.Context, chain string) (int64, error) {
 	var seq int64
-	err := db.queryRow(ctx, `SELECT coalesce(max(seq), 0) FROM events WHERE chain = ?`, chain).Scan(&seq)
+	err := db.queryRow(ctx, `SELECT coalesce((SELECT seq FROM events WHERE chain = ? ORDER BY chain_seq DESC LIMIT 1), 0)`, chain).Scan(&seq)
 	if err != nil {
 		return 0, fmt.Errorf("last event: %w", err)
 	}

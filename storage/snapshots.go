@@ -120,7 +120,7 @@ func (db *DB) pinExport(ctx context.Context, p *annotate.Project, snap *export.S
 		if err := es.tx.QueryRowContext(ctx, `SELECT coalesce(max(t), '') FROM (
 			SELECT max(created_at) AS t FROM predictions WHERE project_id = ?1
 			UNION ALL SELECT max(created_at) FROM reviews WHERE project_id = ?1
-			UNION ALL SELECT max(at) FROM events WHERE chain = ?1)`, p.ID).Scan(&snap.AsOf); err != nil {
+			UNION ALL SELECT (SELECT at FROM events WHERE chain = ?1 ORDER BY chain_seq DESC LIMIT 1))`, p.ID).Scan(&snap.AsOf); err != nil {
 			return err
 		}
 		if snap.AsOf == "" {
