@@ -3,8 +3,11 @@ package storage_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +183,68 @@ func TestImportedAnnotationsKeepTheirLabelers(t *testing.T) {
 	}
 	if rep := f.db.VerifyChain(context.Background(), f.project.ID); rep.Err != nil {
 		t.Errorf("chain: %v", rep.Err)
+	}
+}
+
+// pausingReader gives n items, stopping after the first `pause` until
+// resume is closed.
+type pausingReader struct {
+	n, pause, i int
+	paused      chan struct{}
+	resume      chan struct{}
+}
+
+func (r *pausingReader) Next() (*annotate.ItemRecord, error) {
+	if r.i == r.pause {
+		close(r.paused)
+		<-r.resume
+	}
+	if r.i == r.n {
+		return nil, io.EOF
+	}
+	r.i++
+	return annotate.ParseItemLine([]byte(`{"id":"p`+strconv.Itoa(r.i)+`","data":{"review":"paused import `+strconv.Itoa(r.i)+`"}}`), r.i)
+}
+
+// While an import runs, its items stay out of the queue and the counts,
+// labelers go on, and a second import into the project is refused.
+func TestImportInProgressIsHidden(t *testing.T) {
+	f := newFixture(t, sentimentConfig, 3, 1)
+	ctx := context.Background()
+	r := &pausingReader{n: 5000, pause: 4500, paused: make(chan struct{}), resume: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.db.ImportItems(ctx, f.project, r, annotate.ImportOptions{})
+		done <- err
+	}()
+	<-r.paused // two batches (4,000 items) are written by now
+	for i := range 3 {
+		task, err := f.db.Next(ctx, f.project, f.labelers[0].ID)
+		if err != nil {
+			t.Fatalf("Next %d during the import: %v", i, err)
+		}
+		if strings.HasPrefix(task.Item.ExternalID, "p") {
+			t.Fatalf("Next gave %s, an item of the import in progress", task.Item.ExternalID)
+		}
+		if _, _, err := submit(t, f, f.labelers[0], task.Item.ID, "positive", 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.db.Next(ctx, f.project, f.labelers[0].ID); !errors.Is(err, annotate.ErrQueueEmpty) {
+		t.Errorf("Next after the 3 visible items: %v, want the queue empty", err)
+	}
+	_, err := f.db.ImportItems(ctx, f.project, annotate.NewItemDecoder(strings.NewReader(reviews(2))), annotate.ImportOptions{})
+	if loupe.ErrorCode(err) != loupe.ECONFLICT || !strings.Contains(loupe.ErrorMessage(err), "another import") {
+		t.Errorf("a second import during the first: %v, want ECONFLICT", err)
+	}
+	close(r.resume)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if p, err := f.db.ProjectBySlug(ctx, f.project.Slug); err != nil || p.ItemCount != 5003 {
+		t.Errorf("after the import the project counts %d items (%v), want 5003", p.ItemCount, err)
+	}
+	if task, err := f.db.Next(ctx, f.project, f.labelers[0].ID); err != nil || !strings.HasPrefix(task.Item.ExternalID, "p") {
+		t.Errorf("after the import Next gives %v, %v; want an imported item", task, err)
 	}
 }

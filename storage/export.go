@@ -60,7 +60,7 @@ const (
 		LEFT JOIN annotations a ON a.item_id = i.id
 		LEFT JOIN annotation_versions v ON v.annotation_id = a.id AND v.version = a.version
 		LEFT JOIN users u ON u.id = a.user_id
-		WHERE i.project_id = ?1 AND i.import_id IS NULL AND (a.id IS NOT NULL OR i.final_json != '')
+		WHERE i.project_id = ?1 AND (a.id IS NOT NULL OR i.final_json != '')
 		ORDER BY i.seq, a.created_at, a.id`
 	// pinnedRecords: a snapshot's items at the versions it saw.
 	pinnedRecords = `SELECT s.seq, i.id, coalesce(i.external_id, ''), i.data, s.state, s.final_json,
@@ -77,15 +77,15 @@ const (
 		ORDER BY s.seq, a.created_at, a.id`
 	recordPredictions = `SELECT i.seq, p.id, p.block, p.model, p.model_version, p.score, p.value_json, p.source, p.created_at
 		FROM items i JOIN predictions p ON p.item_id = i.id
-		WHERE i.project_id = ?1 AND i.import_id IS NULL AND (?3 = '' OR p.created_at <= ?3)
+		WHERE i.project_id = ?1 AND (?3 = '' OR p.created_at <= ?3)
 		ORDER BY i.seq, p.created_at, p.id`
 	recordReviews = `SELECT i.seq, r.id, coalesce(u.name, ''), r.verdict, coalesce(r.annotation_id, ''), r.comment, r.values_json, r.created_at
 		FROM items i JOIN reviews r ON r.item_id = i.id LEFT JOIN users u ON u.id = r.reviewer_id
-		WHERE i.project_id = ?1 AND i.import_id IS NULL AND (?3 = '' OR r.created_at <= ?3)
+		WHERE i.project_id = ?1 AND (?3 = '' OR r.created_at <= ?3)
 		ORDER BY i.seq, r.created_at, r.id`
 	recordFeedback = `SELECT i.seq, e.id, e.payload, e.at
 		FROM items i JOIN events e ON e.item_id = i.id
-		WHERE i.project_id = ?1 AND e.chain = ?1 AND e.kind = '` + feedback.KindFeedback + `' AND i.import_id IS NULL AND (?3 = '' OR e.at <= ?3)
+		WHERE i.project_id = ?1 AND e.chain = ?1 AND e.kind = '` + feedback.KindFeedback + `' AND (?3 = '' OR e.at <= ?3)
 		ORDER BY i.seq, e.seq`
 )
 

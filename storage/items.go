@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,13 +42,27 @@ func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, r annotate.I
 		opt.Dedupe = annotate.DedupeID
 	}
 	imp := &importRun{db: db, p: p, in: p.Config.Interface(), opt: opt, id: uuid.Must(uuid.NewV7()).String()}
+	if err := db.DropAbandonedImports(ctx); err != nil {
+		return annotate.ImportResult{}, fmt.Errorf("import items: %w", err)
+	}
 	if err := db.update(ctx, func(tx *Tx) error {
 		now := fmtTime(tx.now)
+		var by, since string
+		err := tx.queryRow(`SELECT created_by, started_at FROM imports WHERE project_id = ? AND status = 'running'`, p.ID).Scan(&by, &since)
+		if err == nil {
+			if by == "" {
+				by = "someone"
+			}
+			return &loupe.Error{Code: loupe.ECONFLICT, Message: fmt.Sprintf("another import into this project is running (started by %s at %s); try again when it is done", by, since)}
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 		if err := tx.queryRow(`SELECT coalesce(max(seq), 0) FROM items WHERE project_id = ?`, p.ID).Scan(&imp.seq); err != nil {
 			return err
 		}
-		_, err := tx.exec(`INSERT INTO imports (id, project_id, status, format, created_by, started_at, updated_at) VALUES (?, ?, 'running', ?, ?, ?, ?)`,
-			imp.id, p.ID, opt.Format, actorName(tx.actor), now, now)
+		imp.base = imp.seq
+		_, err = tx.exec(`INSERT INTO imports (id, project_id, status, base_seq, format, created_by, started_at, updated_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)`,
+			imp.id, p.ID, imp.base, opt.Format, actorName(tx.actor), now, now)
 		return err
 	}); err != nil {
 		return annotate.ImportResult{}, fmt.Errorf("import items: %w", err)
@@ -52,7 +70,7 @@ func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, r annotate.I
 	res, err := imp.run(ctx, r)
 	if err != nil {
 		// Remove what the batches wrote, even when ctx is done.
-		if cerr := db.dropImport(context.WithoutCancel(ctx), imp.id); cerr != nil {
+		if cerr := db.dropImport(context.WithoutCancel(ctx), imp.id, p.ID, imp.base); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
 		return annotate.ImportResult{}, fmt.Errorf("import items: %w", err)
@@ -62,21 +80,26 @@ func (db *DB) ImportItems(ctx context.Context, p *annotate.Project, r annotate.I
 
 // importRun is one import in progress.
 type importRun struct {
-	db    *DB
-	p     *annotate.Project
-	in    *blocks.Interface
-	opt   annotate.ImportOptions
-	id    string
-	seq   int64 // the last item seq taken
-	res   annotate.ImportResult
-	lines int
+	db       *DB
+	p        *annotate.Project
+	in       *blocks.Interface
+	opt      annotate.ImportOptions
+	id       string
+	seq      int64 // the last item seq taken
+	base     int64 // the project's last seq when the import started: its items come after
+	firstSeq int64 // the seq of the first item added
+	res      annotate.ImportResult
+	lines    atomic.Int64 // records read
 
+	mu       sync.Mutex // guards problems and more: the reader and the writer add to them
 	problems []string
 	more     int // bad lines past MaxImportErrors
 	staged   int64
 }
 
 func (imp *importRun) bad(msg string) {
+	imp.mu.Lock()
+	defer imp.mu.Unlock()
 	if len(imp.problems) < annotate.MaxImportErrors {
 		imp.problems = append(imp.problems, msg)
 	} else {
@@ -84,7 +107,49 @@ func (imp *importRun) bad(msg string) {
 	}
 }
 
+// failed reports whether a bad line was found.
+func (imp *importRun) failed() bool {
+	imp.mu.Lock()
+	defer imp.mu.Unlock()
+	return len(imp.problems) > 0
+}
+
+// run reads and checks records while a second goroutine writes the
+// batches already checked, so that parsing and writing overlap.
 func (imp *importRun) run(ctx context.Context, r annotate.ItemReader) (annotate.ImportResult, error) {
+	batches := make(chan []*annotate.ItemRecord, 1)
+	written := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range batches {
+			if err == nil && !imp.failed() {
+				err = imp.write(ctx, b)
+			}
+		}
+		written <- err
+	}()
+	err := imp.read(ctx, r, batches)
+	close(batches)
+	if werr := <-written; err == nil {
+		err = werr
+	}
+	if err != nil {
+		return imp.res, err
+	}
+	if imp.failed() {
+		return imp.res, importFailed(sortByLine(imp.problems), imp.more)
+	}
+	if err := imp.finish(ctx); err != nil {
+		return imp.res, err
+	}
+	if imp.opt.Progress != nil {
+		imp.opt.Progress(int(imp.lines.Load()), imp.res.Added)
+	}
+	return imp.res, nil
+}
+
+// read checks the records of r and sends them to the writer in batches.
+func (imp *importRun) read(ctx context.Context, r annotate.ItemReader, batches chan<- []*annotate.ItemRecord) error {
 	batch := make([]*annotate.ItemRecord, 0, importBatch)
 	inBatch := map[string]int{} // dedupe key → line, within the batch
 	for {
@@ -95,17 +160,17 @@ func (imp *importRun) run(ctx context.Context, r annotate.ItemReader) (annotate.
 			imp.bad(loupe.ErrorMessage(err))
 			continue
 		} else if err != nil {
-			return imp.res, err
+			return err
 		}
-		imp.lines++
+		imp.lines.Add(1)
 		if err := ctx.Err(); err != nil {
-			return imp.res, err
+			return err
 		}
 		if err := imp.check(rec); err != nil {
 			imp.bad(loupe.ErrorMessage(err))
 			continue
 		}
-		if len(imp.problems) > 0 {
+		if imp.failed() {
 			continue // the import fails anyway: only look for more problems
 		}
 		if key := imp.key(rec); key != "" {
@@ -117,27 +182,32 @@ func (imp *importRun) run(ctx context.Context, r annotate.ItemReader) (annotate.
 		}
 		batch = append(batch, rec)
 		if len(batch) == importBatch {
-			if err := imp.write(ctx, batch); err != nil {
-				return imp.res, err
+			select {
+			case batches <- batch:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
-			batch, inBatch = batch[:0], map[string]int{}
+			batch, inBatch = make([]*annotate.ItemRecord, 0, importBatch), map[string]int{}
 		}
 	}
-	if len(imp.problems) == 0 && len(batch) > 0 {
-		if err := imp.write(ctx, batch); err != nil {
-			return imp.res, err
+	if !imp.failed() && len(batch) > 0 {
+		batches <- batch
+	}
+	return nil
+}
+
+// sortByLine orders problems by the line number they start with; others
+// keep their place at the end.
+func sortByLine(problems []string) []string {
+	line := func(s string) int {
+		var n int
+		if _, err := fmt.Sscanf(s, "line %d:", &n); err != nil {
+			return math.MaxInt
 		}
+		return n
 	}
-	if len(imp.problems) > 0 {
-		return imp.res, importFailed(imp.problems, imp.more)
-	}
-	if err := imp.finish(ctx); err != nil {
-		return imp.res, err
-	}
-	if imp.opt.Progress != nil {
-		imp.opt.Progress(imp.lines, imp.res.Added)
-	}
-	return imp.res, nil
+	sort.SliceStable(problems, func(i, j int) bool { return line(problems[i]) < line(problems[j]) })
+	return problems
 }
 
 // check validates a record against the interface: its data, and the
@@ -174,11 +244,19 @@ func (imp *importRun) write(ctx context.Context, batch []*annotate.ItemRecord) e
 	seq, staged := imp.seq, imp.staged
 	err := imp.db.update(ctx, func(tx *Tx) error {
 		imp.res, imp.seq, imp.staged = before, seq, staged // a retried batch starts again
-		insert, err := tx.prepare(`INSERT INTO items (id, project_id, seq, external_id, data, hash, created_at, priority, complete, import_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`)
+		// Items may have arrived meanwhile (the feedback API, another
+		// import): number this batch after them.
+		var last int64
+		if err := tx.queryRow(`SELECT coalesce(max(seq), 0) FROM items WHERE project_id = ?`, p.ID).Scan(&last); err != nil {
+			return err
+		}
+		imp.seq = max(imp.seq, last)
+		insert, err := tx.prepare(`INSERT INTO items (id, project_id, seq, external_id, data, hash, created_at, priority, complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+			ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
 		}
-		byID, err := tx.prepare(`SELECT id, hash, coalesce(import_id, '') FROM items WHERE project_id = ? AND external_id = ?`)
+		byID, err := tx.prepare(`SELECT id, hash, seq > ? AND complete = 1 AND done = 0 FROM items WHERE project_id = ? AND external_id = ?`)
 		if err != nil {
 			return err
 		}
@@ -193,22 +271,8 @@ func (imp *importRun) write(ctx context.Context, batch []*annotate.ItemRecord) e
 		now := fmtTime(tx.now)
 		for _, rec := range batch {
 			itemID := ""
-			if imp.opt.Dedupe == annotate.DedupeID && rec.ExternalID != "" {
-				var have, hash, importID string
-				err := byID.QueryRowContext(tx.ctx, p.ID, rec.ExternalID).Scan(&have, &hash, &importID)
-				switch {
-				case err == nil && importID == imp.id:
-					imp.bad(fmt.Sprintf("line %d: id %q is also on an earlier line", rec.Line, rec.ExternalID))
-					continue
-				case err == nil && hash != rec.Hash:
-					imp.bad(fmt.Sprintf("line %d: an item with id %q already exists with other data", rec.Line, rec.ExternalID))
-					continue
-				case err == nil:
-					itemID = have
-				case !errors.Is(err, sql.ErrNoRows):
-					return err
-				}
-			} else if imp.opt.Dedupe != annotate.DedupeNone {
+			byExternalID := imp.opt.Dedupe == annotate.DedupeID && rec.ExternalID != ""
+			if !byExternalID && imp.opt.Dedupe != annotate.DedupeNone {
 				var have string
 				err := byHash.QueryRowContext(tx.ctx, p.ID, rec.Hash, imp.opt.Dedupe == annotate.DedupeHash).Scan(&have)
 				if err == nil {
@@ -217,23 +281,51 @@ func (imp *importRun) write(ctx context.Context, batch []*annotate.ItemRecord) e
 					return err
 				}
 			}
-			if itemID != "" {
-				imp.res.Unchanged++
-			} else {
+			if itemID == "" {
+				// Insert first: a new id (the common case) costs no
+				// lookup; an id already present is a conflict, looked
+				// up then.
 				imp.seq++
 				itemID = uuid.Must(uuid.NewV7()).String()
 				var extID any
 				if rec.ExternalID != "" {
 					extID = rec.ExternalID
 				}
-				if _, err := insert.ExecContext(tx.ctx, itemID, p.ID, imp.seq, extID, string(rec.DataJSON), rec.Hash, now, randomPriority(itemID), imp.id); err != nil {
-					if isUnique(err) {
+				res, err := insert.ExecContext(tx.ctx, itemID, p.ID, imp.seq, extID, string(rec.DataJSON), rec.Hash, now, randomPriority(itemID))
+				if err != nil {
+					return fmt.Errorf("line %d: %w", rec.Line, err)
+				}
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n == 1 {
+					imp.res.Added++
+					if imp.res.Added == 1 {
+						imp.firstSeq = imp.seq
+					}
+				} else {
+					imp.seq--
+					var hash string
+					var ours bool
+					err := byID.QueryRowContext(tx.ctx, imp.base, p.ID, rec.ExternalID).Scan(&itemID, &hash, &ours)
+					switch {
+					case errors.Is(err, sql.ErrNoRows):
+						return fmt.Errorf("line %d: the item was refused and no item with id %q is found", rec.Line, rec.ExternalID)
+					case err != nil:
+						return err
+					case ours:
+						imp.bad(fmt.Sprintf("line %d: id %q is also on an earlier line", rec.Line, rec.ExternalID))
+						continue
+					case hash != rec.Hash:
+						imp.bad(fmt.Sprintf("line %d: an item with id %q already exists with other data", rec.Line, rec.ExternalID))
+						continue
+					case !byExternalID:
 						imp.bad(fmt.Sprintf("line %d: an item with id %q already exists", rec.Line, rec.ExternalID))
 						continue
 					}
-					return fmt.Errorf("line %d: %w", rec.Line, err)
+					imp.res.Unchanged++
 				}
-				imp.res.Added++
+			} else {
+				imp.res.Unchanged++
 			}
 			n, err := storeImportedPredictions(tx, p.ID, itemID, rec.Predictions)
 			if err != nil {
@@ -259,7 +351,7 @@ func (imp *importRun) write(ctx context.Context, batch []*annotate.ItemRecord) e
 		return err
 	})
 	if err == nil && imp.opt.Progress != nil {
-		imp.opt.Progress(imp.lines, imp.res.Added)
+		imp.opt.Progress(int(imp.lines.Load()), imp.res.Added)
 	}
 	return err
 }
@@ -305,6 +397,11 @@ func (imp *importRun) finish(ctx context.Context) error {
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// The import's items enter the queue; the annotations below
+		// then count towards their overlap.
+		if _, err := tx.exec(`UPDATE items SET complete = 0 WHERE project_id = ? AND seq > ? AND complete = 1 AND done = 0`, p.ID, imp.base); err != nil {
+			return err
+		}
 		imp.res.Annotations = 0
 		users := map[string]*loupe.User{}
 		for _, s := range all {
@@ -322,9 +419,6 @@ func (imp *importRun) finish(ctx context.Context) error {
 			if added {
 				imp.res.Annotations++
 			}
-		}
-		if _, err := tx.exec(`UPDATE items SET complete = (done >= ?), import_id = NULL WHERE import_id = ?`, p.Config.Overlap, imp.id); err != nil {
-			return err
 		}
 		if _, err := tx.exec(`UPDATE projects SET item_count = item_count + ?1,
 			complete_count = (SELECT count(*) FROM items WHERE project_id = ?2 AND complete = 1) WHERE id = ?2`, imp.res.Added, p.ID); err != nil {
@@ -346,7 +440,7 @@ func (imp *importRun) finish(ctx context.Context) error {
 			payload["format"] = imp.opt.Format
 		}
 		if imp.res.Added > 0 {
-			payload["first_seq"], payload["last_seq"] = imp.seq-int64(imp.res.Added)+1, imp.seq
+			payload["first_seq"], payload["last_seq"] = imp.firstSeq, imp.seq
 		}
 		return tx.record(p.ID, feedback.KindItemsImported, payload)
 	})
@@ -392,7 +486,8 @@ func importAnnotation(tx *Tx, p *annotate.Project, itemID string, u *loupe.User,
 		ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'done'`, itemID, u.ID, p.ID, at); err != nil {
 		return false, err
 	}
-	if _, err := tx.exec(`UPDATE items SET done = done + 1, state = CASE WHEN state = 'pending' THEN 'annotated' ELSE state END WHERE id = ?`, itemID); err != nil {
+	if _, err := tx.exec(`UPDATE items SET done = done + 1, complete = (done + 1 >= ?), state = CASE WHEN state = 'pending' THEN 'annotated' ELSE state END WHERE id = ?`,
+		p.Config.Overlap, itemID); err != nil {
 		return false, err
 	}
 	var vals map[string]json.RawMessage
@@ -404,12 +499,14 @@ func importAnnotation(tx *Tx, p *annotate.Project, itemID string, u *loupe.User,
 }
 
 // dropImport removes an import that failed: its items (with their
-// predictions) and staged annotations, in batches.
-func (db *DB) dropImport(ctx context.Context, importID string) error {
+// predictions), which come after base and are the only items that can be
+// complete without an annotation, and its staged annotations, in batches.
+func (db *DB) dropImport(ctx context.Context, importID, projectID string, base int64) error {
 	for {
 		var n int64
 		err := db.update(ctx, func(tx *Tx) error {
-			res, err := tx.exec(`DELETE FROM items WHERE rowid IN (SELECT rowid FROM items WHERE import_id = ? LIMIT ?)`, importID, importBatch*5)
+			res, err := tx.exec(`DELETE FROM items WHERE rowid IN (SELECT rowid FROM items WHERE project_id = ? AND seq > ? AND complete = 1 AND done = 0 LIMIT ?)`,
+				projectID, base, importBatch*5)
 			if err != nil {
 				return err
 			}
@@ -436,26 +533,33 @@ func (db *DB) dropImport(ctx context.Context, importID string) error {
 // process was killed) and have written nothing for an hour; loupe serve
 // and loupe import call it when they start.
 func (db *DB) DropAbandonedImports(ctx context.Context) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT id FROM imports WHERE status = 'running' AND updated_at < ?`, fmtTime(time.Now().Add(-time.Hour)))
+	rows, err := db.read.QueryContext(ctx, `SELECT id, project_id, base_seq FROM imports WHERE status = 'running' AND updated_at < ?`, fmtTime(db.now().Add(-time.Hour)))
 	if err != nil {
 		return err
 	}
-	var ids []string
+	type abandoned struct {
+		id, project string
+		base        int64
+	}
+	var all []abandoned
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var a abandoned
+		if err := rows.Scan(&a.id, &a.project, &a.base); err != nil {
 			rows.Close()
 			return err
 		}
-		ids = append(ids, id)
+		all = append(all, a)
 	}
 	rows.Close()
-	for _, id := range ids {
-		if err := db.dropImport(ctx, id); err != nil {
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, a := range all {
+		if err := db.dropImport(ctx, a.id, a.project, a.base); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 const itemColumns = `id, project_id, seq, coalesce(external_id, ''), data, hash, created_at`

@@ -1,12 +1,14 @@
--- Imports run in batches: the items of an import in progress carry its id
--- and stay out of the queue (complete = 1) until the last batch commits;
--- the annotations that came with them wait in import_annotations, because
--- annotation versions and events cannot be taken back. A failed or
--- abandoned import is removed whole.
+-- Imports run in batches: the items of an import in progress come after
+-- base_seq and stay out of the queue (complete = 1 with done = 0, which no
+-- other item can be) until the last batch commits; the annotations that
+-- came with them wait in import_annotations, because annotation versions
+-- and events cannot be taken back. A failed or abandoned import is removed
+-- whole. One import runs in a project at a time.
 CREATE TABLE imports (
 	id         TEXT PRIMARY KEY,
 	project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
 	status     TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+	base_seq   INTEGER NOT NULL,
 	format     TEXT NOT NULL DEFAULT '',
 	created_by TEXT NOT NULL DEFAULT '',
 	started_at TEXT NOT NULL,
@@ -14,9 +16,7 @@ CREATE TABLE imports (
 	result_json TEXT NOT NULL DEFAULT '{}'
 ) STRICT;
 CREATE INDEX imports_project ON imports (project_id, started_at);
-
-ALTER TABLE items ADD COLUMN import_id TEXT;
-CREATE INDEX items_importing ON items (import_id) WHERE import_id IS NOT NULL;
+CREATE INDEX imports_running ON imports (project_id) WHERE status = 'running';
 
 CREATE TABLE import_annotations (
 	import_id  TEXT NOT NULL,
