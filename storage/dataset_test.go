@@ -162,6 +162,10 @@ func TestImportedAnnotationsKeepTheirLabelers(t *testing.T) {
 	if res := mustImport(t, f.db, f.project, file); res.Annotations != 0 || res.Unchanged != 2 {
 		t.Errorf("import again: %+v, want nothing new", res)
 	}
+	// With an overlap of 1 both items are complete: out of the queue and counted.
+	if p, err := f.db.ProjectBySlug(context.Background(), f.project.Slug); err != nil || p.ItemCount != 2 || p.CompleteCount != 2 {
+		t.Errorf("project counts %d items, %d complete (%v); want 2 and 2", p.ItemCount, p.CompleteCount, err)
+	}
 	var lines []string
 	err := f.db.ExportRecords(context.Background(), f.project.ID, func(r *export.Record) error {
 		var who []string

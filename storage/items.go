@@ -403,6 +403,7 @@ func (imp *importRun) finish(ctx context.Context) error {
 			return err
 		}
 		imp.res.Annotations = 0
+		nowComplete := 0 // items the imported annotations completed
 		users := map[string]*loupe.User{}
 		for _, s := range all {
 			u := users[strings.ToLower(s.user)]
@@ -412,16 +413,19 @@ func (imp *importRun) finish(ctx context.Context) error {
 				}
 				users[strings.ToLower(s.user)] = u
 			}
-			added, err := importAnnotation(tx, p, s.item, u, json.RawMessage(s.values), s.at)
+			added, completed, err := importAnnotation(tx, p, s.item, u, json.RawMessage(s.values), s.at)
 			if err != nil {
 				return err
 			}
 			if added {
 				imp.res.Annotations++
 			}
+			if completed {
+				nowComplete++
+			}
 		}
-		if _, err := tx.exec(`UPDATE projects SET item_count = item_count + ?1,
-			complete_count = (SELECT count(*) FROM items WHERE project_id = ?2 AND complete = 1) WHERE id = ?2`, imp.res.Added, p.ID); err != nil {
+		if _, err := tx.exec(`UPDATE projects SET item_count = item_count + ?, complete_count = complete_count + ? WHERE id = ?`,
+			imp.res.Added, nowComplete, p.ID); err != nil {
 			return err
 		}
 		if _, err := tx.exec(`DELETE FROM import_annotations WHERE import_id = ?`, imp.id); err != nil {
@@ -467,35 +471,37 @@ func importUser(tx *Tx, name string) (*loupe.User, error) {
 
 // importAnnotation stores an annotation that came with an imported item,
 // unless the user already annotated the item: then the import keeps
-// theirs (importing a file twice adds nothing).
-func importAnnotation(tx *Tx, p *annotate.Project, itemID string, u *loupe.User, values json.RawMessage, at string) (bool, error) {
+// theirs (importing a file twice adds nothing). completed reports that the
+// annotation brought the item to its overlap.
+func importAnnotation(tx *Tx, p *annotate.Project, itemID string, u *loupe.User, values json.RawMessage, at string) (added, completed bool, err error) {
 	var n int
 	if err := tx.queryRow(`SELECT count(*) FROM annotations WHERE item_id = ? AND user_id = ?`, itemID, u.ID).Scan(&n); err != nil || n > 0 {
-		return false, err
+		return false, false, err
 	}
 	id := uuid.Must(uuid.NewV7()).String()
 	if _, err := tx.exec(`INSERT INTO annotations (id, project_id, item_id, user_id, version, created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)`,
 		id, p.ID, itemID, u.ID, at, at); err != nil {
-		return false, err
+		return false, false, err
 	}
 	if _, err := tx.exec(`INSERT INTO annotation_versions (annotation_id, version, values_json, config_version, created_at, author_id) VALUES (?, 1, ?, ?, ?, ?)`,
 		id, string(values), p.ConfigVersion, at, u.ID); err != nil {
-		return false, err
+		return false, false, err
 	}
 	if _, err := tx.exec(`INSERT INTO assignments (item_id, user_id, project_id, status, leased_until, updated_at) VALUES (?1, ?2, ?3, 'done', ?4, ?4)
 		ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'done'`, itemID, u.ID, p.ID, at); err != nil {
-		return false, err
+		return false, false, err
 	}
-	if _, err := tx.exec(`UPDATE items SET done = done + 1, complete = (done + 1 >= ?), state = CASE WHEN state = 'pending' THEN 'annotated' ELSE state END WHERE id = ?`,
-		p.Config.Overlap, itemID); err != nil {
-		return false, err
+	var done int
+	if err := tx.queryRow(`UPDATE items SET done = done + 1, complete = (done + 1 >= ?1), state = CASE WHEN state = 'pending' THEN 'annotated' ELSE state END WHERE id = ?2 RETURNING done`,
+		p.Config.Overlap, itemID).Scan(&done); err != nil {
+		return false, false, err
 	}
 	var vals map[string]json.RawMessage
 	json.Unmarshal(values, &vals)
 	ev := newEvent(p.ID, feedback.KindAnnotationCreated, map[string]any{"values": vals, "config_version": p.ConfigVersion, "imported": true})
 	ev.ActorID, ev.ActorName = u.ID, u.Name
 	ev.ItemID, ev.AnnotationID, ev.AnnotationVersion = itemID, id, 1
-	return true, tx.appendEvent(ev)
+	return true, done == p.Config.Overlap, tx.appendEvent(ev)
 }
 
 // dropImport removes an import that failed: its items (with their
