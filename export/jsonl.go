@@ -64,14 +64,8 @@ func AppendRecord(b []byte, r *Record, split string) []byte {
 	}
 	b = append(b, `,"data":`...)
 	b = appendRaw(b, r.Data)
-	if r.State != "" {
-		b = append(b, `,"state":`...)
-		b = appendString(b, r.State)
-	}
-	if split != "" {
-		b = append(b, `,"split":`...)
-		b = appendString(b, split)
-	}
+	b = appendOptString(b, "state", r.State)
+	b = appendOptString(b, "split", split)
 	b = append(b, `,"annotations":[`...)
 	for i := range r.Annotations {
 		a := &r.Annotations[i]
@@ -82,10 +76,7 @@ func AppendRecord(b []byte, r *Record, split string) []byte {
 		b = appendString(b, a.ID)
 		b = append(b, `,"user":`...)
 		b = appendString(b, a.User)
-		if a.Author != "" {
-			b = append(b, `,"author":`...)
-			b = appendString(b, a.Author)
-		}
+		b = appendOptString(b, "author", a.Author)
 		b = append(b, `,"version":`...)
 		b = strconv.AppendInt(b, int64(a.Version), 10)
 		b = append(b, `,"config_version":`...)
@@ -148,14 +139,8 @@ func AppendRecord(b []byte, r *Record, split string) []byte {
 			b = appendString(b, v.Reviewer)
 			b = append(b, `,"verdict":`...)
 			b = appendString(b, v.Verdict)
-			if v.AnnotationID != "" {
-				b = append(b, `,"annotation_id":`...)
-				b = appendString(b, v.AnnotationID)
-			}
-			if v.Comment != "" {
-				b = append(b, `,"comment":`...)
-				b = appendString(b, v.Comment)
-			}
+			b = appendOptString(b, "annotation_id", v.AnnotationID)
+			b = appendOptString(b, "comment", v.Comment)
 			if !isEmptyValue(v.Values) {
 				b = append(b, `,"values":`...)
 				b = appendRaw(b, v.Values)
@@ -179,32 +164,17 @@ func AppendRecord(b []byte, r *Record, split string) []byte {
 			b = appendString(b, f.Model)
 			b = append(b, `,"version":`...)
 			b = appendString(b, f.Version)
-			if f.RatingBlock != "" {
-				b = append(b, `,"rating_block":`...)
-				b = appendString(b, f.RatingBlock)
-			}
-			if len(f.Rating) > 0 {
-				b = append(b, `,"rating":`...)
-				b = appendRaw(b, f.Rating)
-			}
-			if len(f.Correction) > 0 {
-				b = append(b, `,"correction":`...)
-				b = appendRaw(b, f.Correction)
-			}
-			if f.Comment != "" {
-				b = append(b, `,"comment":`...)
-				b = appendString(b, f.Comment)
-			}
+			b = appendOptString(b, "rating_block", f.RatingBlock)
+			b = appendOptRaw(b, "rating", f.Rating)
+			b = appendOptRaw(b, "correction", f.Correction)
+			b = appendOptString(b, "comment", f.Comment)
 			b = append(b, `,"created_at":`...)
 			b = appendTime(b, f.CreatedAt)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
-	if len(r.Final) > 0 {
-		b = append(b, `,"final":`...)
-		b = appendRaw(b, r.Final)
-	}
+	b = appendOptRaw(b, "final", r.Final)
 	return append(b, '}')
 }
 
@@ -217,6 +187,24 @@ func appendTime(b []byte, t time.Time) []byte {
 func appendString(b []byte, s string) []byte {
 	q, _ := json.Marshal(s)
 	return append(b, q...)
+}
+
+// appendOptString appends ,"key":"value" unless value is empty.
+func appendOptString(b []byte, key, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = append(b, `,"`+key+`":`...)
+	return appendString(b, value)
+}
+
+// appendOptRaw appends ,"key":value unless value is empty.
+func appendOptRaw(b []byte, key string, value json.RawMessage) []byte {
+	if len(value) == 0 {
+		return b
+	}
+	b = append(b, `,"`+key+`":`...)
+	return append(b, value...)
 }
 
 func appendRaw(b []byte, raw json.RawMessage) []byte {

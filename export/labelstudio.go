@@ -115,22 +115,10 @@ func (e *lsWriter) Write(row *Row) error {
 	}
 	b = append(b, `,"meta":{"loupe_item_id":`...)
 	b = appendString(b, rec.ItemID)
-	if rec.ExternalID != "" {
-		b = append(b, `,"external_id":`...)
-		b = appendString(b, rec.ExternalID)
-	}
-	if rec.State != "" {
-		b = append(b, `,"state":`...)
-		b = appendString(b, rec.State)
-	}
-	if row.Split != "" {
-		b = append(b, `,"split":`...)
-		b = appendString(b, row.Split)
-	}
-	if len(rec.Final) > 0 {
-		b = append(b, `,"final":`...)
-		b = appendRaw(b, rec.Final)
-	}
+	b = appendOptString(b, "external_id", rec.ExternalID)
+	b = appendOptString(b, "state", rec.State)
+	b = appendOptString(b, "split", row.Split)
+	b = appendOptRaw(b, "final", rec.Final)
 	b = append(b, `},"annotations":[`...)
 	for i := range rec.Annotations {
 		a := &rec.Annotations[i]
@@ -161,10 +149,7 @@ func (e *lsWriter) Write(row *Row) error {
 		b = appendString(b, a.ID)
 		b = append(b, `,"user":`...)
 		b = appendString(b, a.User)
-		if a.Author != "" {
-			b = append(b, `,"author":`...)
-			b = appendString(b, a.Author)
-		}
+		b = appendOptString(b, "author", a.Author)
 		b = append(b, `,"version":`...)
 		b = strconv.AppendInt(b, int64(a.Version), 10)
 		b = append(b, `,"config_version":`...)

@@ -185,14 +185,8 @@ func (e *spacyWriter) Write(row *Row) error {
 	b = appendString(b, itemRef(row.Record))
 	b = append(b, `,"item_id":`...)
 	b = appendString(b, row.Record.ItemID)
-	if row.User != "" {
-		b = append(b, `,"user":`...)
-		b = appendString(b, row.User)
-	}
-	if row.Split != "" {
-		b = append(b, `,"split":`...)
-		b = appendString(b, row.Split)
-	}
+	b = appendOptString(b, "user", row.User)
+	b = appendOptString(b, "split", row.Split)
 	b = append(b, "}}\n"...)
 	e.buf = b
 	if _, err := w.Write(b); err != nil {
