@@ -104,3 +104,38 @@ func TestLookupFormat(t *testing.T) {
 		t.Errorf("xlsx: %v", err)
 	}
 }
+
+// The full record of the project with every block kind, split: every
+// annotation with its suggestions and their outcomes, predictions,
+// reviews and final answers.
+func TestJSONLEveryKindGolden(t *testing.T) {
+	meta, recs := everyKind(t)
+	files, m := exportFiles(t, meta, recs, splitSpec("jsonl", export.AggregateMajority))
+	matchGolden(t, "jsonl-every-kind.golden", goldenFiles(files))
+	if m.Items != len(recs) || len(m.Files) != 3 {
+		t.Errorf("manifest: %d items, %d files; want %d items in 3 files (train, validation, test)", m.Items, len(m.Files), len(recs))
+	}
+	for name, b := range files {
+		for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			var rec struct {
+				Annotations []struct {
+					Suggestions []export.Suggestion `json:"suggestions"`
+				} `json:"annotations"`
+			}
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("%s line %d: %v", name, i+1, err)
+			}
+		}
+	}
+	var outcomes []string
+	for _, r := range recs {
+		for _, a := range r.Annotations {
+			for _, s := range a.Suggestions() {
+				outcomes = append(outcomes, s.Block+"="+s.Outcome)
+			}
+		}
+	}
+	if !strings.Contains(strings.Join(outcomes, " "), export.OutcomeAccepted) || !strings.Contains(strings.Join(outcomes, " "), export.OutcomeEdited) {
+		t.Errorf("the fixture's suggestions have outcomes %v; want accepted and edited ones", outcomes)
+	}
+}
