@@ -227,3 +227,49 @@ func TestCLIExportFormatsSplitsAndSnapshots(t *testing.T) {
 		t.Errorf("snapshot list:\n%s", list)
 	}
 }
+
+func TestCLIGenerate(t *testing.T) {
+	db := cliDB(t)
+	mustCLI(t, "", "project", "create", "--config", writeTemp(t, "p.yaml", cliConfig+`  - type: multichoice
+    name: topics
+    options: [price, quality, delivery]
+  - type: rating
+    name: stars
+    scale: 5
+  - type: comment
+    name: note
+`), "--db", db)
+	out := mustCLI(t, "", "generate", "--project", cliSlug, "--items", "3000", "--annotated", "2500", "--labelers", "4", "--db", db)
+	if !strings.Contains(out, "Generated 3000 items and 2500 annotations") {
+		t.Errorf("generate printed %q", out)
+	}
+	if n := itemCount(t, db, cliSlug); n != 3000 {
+		t.Errorf("project has %d items, want 3000", n)
+	}
+	// The generated answers are valid, spread over the labelers, and export.
+	exported := mustCLI(t, "", "export", "--project", cliSlug, "--format", "jsonl", "--aggregate", "every", "--db", db)
+	users := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(exported), "\n") {
+		var rec struct {
+			Annotations []struct {
+				User   string                     `json:"user"`
+				Values map[string]json.RawMessage `json:"values"`
+			} `json:"annotations"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil || len(rec.Annotations) != 1 || len(rec.Annotations[0].Values) != 4 {
+			t.Fatalf("exported line %s (%v): want one annotation with 4 values", line, err)
+		}
+		users[rec.Annotations[0].User]++
+	}
+	if len(users) != 4 || users["gen-1"] == 0 {
+		t.Errorf("annotations by %v, want gen-1 … gen-4", users)
+	}
+	// Again: new items, not duplicates of the first run.
+	mustCLI(t, "", "generate", "--project", cliSlug, "--items", "10", "--db", db)
+	if n := itemCount(t, db, cliSlug); n != 3010 {
+		t.Errorf("after a second run the project has %d items, want 3010", n)
+	}
+	wantCLI(t, 2, []string{"--annotated (5) is more than --items (2)"}, "", "generate", "--project", cliSlug, "--items", "2", "--annotated", "5", "--db", db)
+	mustCLI(t, "", "project", "create", "--config", writeTemp(t, "q.yaml", "title: Spans only\nblocks:\n  - {type: text, field: text}\n  - {type: spans, name: ents, field: text, labels: [A], required: true}\n"), "--db", db)
+	wantCLI(t, 1, []string{`the required block "ents" is a spans`}, "", "generate", "--project", "spans-only", "--db", db)
+}

@@ -14,6 +14,7 @@
 //	loupe export --project SLUG [--format F] [--out FILE|DIR] [filters] [--aggregate A] [--split S --seed N] [--snapshot NAME]
 //	loupe snapshot list --project SLUG
 //	loupe snapshot diff --project SLUG A B
+//	loupe generate --project SLUG [--items N] [--annotated N] [--labelers K] [--seed S]
 //	loupe audit verify [--project SLUG [--expect-last HASH]]
 //	loupe audit export --project SLUG [--out FILE] [--user NAME] [--kind KIND] [--block NAME] [--from DATE] [--to DATE]
 //	loupe agreement --project SLUG [--json] [--span-overlap] [--min-iou X]
@@ -87,6 +88,7 @@ Usage:
   loupe export --project SLUG [--format F] [--out FILE|DIR] [filters] [--aggregate A] [--split S --seed N] [--snapshot NAME]
   loupe snapshot list --project SLUG
   loupe snapshot diff --project SLUG A B
+  loupe generate --project SLUG [--items N] [--annotated N] [--labelers K] [--seed S]
   loupe audit verify [--project SLUG [--expect-last HASH]]  check that no event of the history was changed or removed
   loupe audit export --project SLUG [--out FILE] [--user NAME] [--kind KIND] [--block NAME] [--from DATE] [--to DATE]
   loupe agreement --project SLUG [--json] [--span-overlap] [--min-iou X]  how much the labelers agree, per block
@@ -118,6 +120,8 @@ func dispatch(ctx context.Context, args []string, env *Env) error {
 		return runExport(ctx, rest, env)
 	case "snapshot":
 		return runSnapshot(ctx, rest, env)
+	case "generate":
+		return runGenerate(ctx, rest, env)
 	case "audit":
 		return sub(ctx, "audit", rest, env, map[string]command{"verify": runAuditVerify, "export": runAuditExport})
 	case "agreement":
