@@ -110,6 +110,19 @@ func (g *generator) Next() (*annotate.ItemRecord, error) {
 				values[v.Common().Name] = x
 			}
 		}
+		// A block hidden by the values chosen (visible_when) takes none.
+		for vis := g.in.Visibility(values); ; vis = g.in.Visibility(values) {
+			dropped := false
+			for _, v := range g.in.Valuers() {
+				if _, ok := values[v.Common().Name]; ok && !vis[v.Common()] {
+					delete(values, v.Common().Name)
+					dropped = true
+				}
+			}
+			if !dropped {
+				break
+			}
+		}
 		line["annotations"] = []map[string]any{{"user": "gen-" + strconv.Itoa(1+g.rnd.IntN(g.users)), "values": values}}
 	}
 	b, err := json.Marshal(line)
