@@ -302,3 +302,30 @@ func BenchmarkExport(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkImportAnnotated imports -import-rows items that each carry
+// one annotation (as a Label Studio or Loupe export does): the annotations
+// are stored in the import's final transaction, each with its event.
+func BenchmarkImportAnnotated(b *testing.B) {
+	n := *importRows
+	f := newFixture(b, sentimentConfig, 0, 0)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		pr, pw := io.Pipe()
+		go func() {
+			w := bufio.NewWriterSize(pw, 64<<10)
+			for j := range n {
+				fmt.Fprintf(w, `{"id":"a%d-%d","data":{"review":"Generated review %d"},"annotations":[{"user":"gen-%d","values":{"sentiment":"positive"}}]}`+"\n", i, j, j, j%20)
+			}
+			w.Flush()
+			pw.Close()
+		}()
+		start := time.Now()
+		res, err := f.db.ImportItems(ctx, f.project, annotate.NewItemDecoder(pr), annotate.ImportOptions{})
+		if err != nil || res.Annotations != n {
+			b.Fatalf("import: %+v, %v", res, err)
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+	}
+}

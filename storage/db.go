@@ -40,6 +40,10 @@ type Options struct {
 	MaxBatch int              // most writes committed together; default 256
 	Now      func() time.Time // the clock; default time.Now
 	Logger   *slog.Logger
+	// Observe, if set, is told the size and duration (begin to commit) of
+	// each batch of writes the writer commits, for metrics. It runs on the
+	// writer goroutine, so it must be quick and must not write.
+	Observe func(batch int, d time.Duration)
 }
 
 // DB is an open Loupe database.
@@ -50,6 +54,7 @@ type DB struct {
 	now    func() time.Time
 	log    *slog.Logger
 	max    int
+	obs    func(batch int, d time.Duration) // Options.Observe; nil: none
 	writes chan *writeOp
 	stop   chan struct{}
 	done   chan struct{}
@@ -113,7 +118,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 
-	db := &DB{path: path, now: opts.Now, log: opts.Logger, max: opts.MaxBatch,
+	db := &DB{path: path, now: opts.Now, log: opts.Logger, max: opts.MaxBatch, obs: opts.Observe,
 		writes: make(chan *writeOp), stop: make(chan struct{}), done: make(chan struct{})}
 	var err error
 	if db.write, err = sql.Open("sqlite", dsn(path, opts.Sync, false)); err != nil {
@@ -331,6 +336,10 @@ func (db *DB) execW(query string) error {
 // once its savepoint is released, and become the committed heads only once
 // the transaction commits; a transaction that fails forgets them all.
 func (db *DB) commit(batch []*writeOp) {
+	if db.obs != nil {
+		start := time.Now()
+		defer func() { db.obs(len(batch), time.Since(start)) }()
+	}
 	errs := make([]error, len(batch))
 	finish := func() {
 		for i, op := range batch {

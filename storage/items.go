@@ -491,9 +491,15 @@ func importAnnotation(tx *Tx, p *annotate.Project, itemID string, u *loupe.User,
 		ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'done'`, itemID, u.ID, p.ID, at); err != nil {
 		return false, false, err
 	}
+	// No RETURNING: it makes SQLite keep a statement journal, and in the
+	// import's one large final transaction truncating that journal after
+	// each statement grows with everything written before it.
+	if _, err := tx.exec(`UPDATE items SET done = done + 1, complete = (done + 1 >= ?1), state = CASE WHEN state = 'pending' THEN 'annotated' ELSE state END WHERE id = ?2`,
+		p.Config.Overlap, itemID); err != nil {
+		return false, false, err
+	}
 	var done int
-	if err := tx.queryRow(`UPDATE items SET done = done + 1, complete = (done + 1 >= ?1), state = CASE WHEN state = 'pending' THEN 'annotated' ELSE state END WHERE id = ?2 RETURNING done`,
-		p.Config.Overlap, itemID).Scan(&done); err != nil {
+	if err := tx.queryRow(`SELECT done FROM items WHERE id = ?`, itemID).Scan(&done); err != nil {
 		return false, false, err
 	}
 	var vals map[string]json.RawMessage

@@ -526,8 +526,7 @@ func (db *DB) returnedTo(ctx context.Context, itemID, userID string) (*annotate.
 
 // StateCounts counts the project's items in each state.
 func (db *DB) StateCounts(ctx context.Context, projectID string) (map[string]int, error) {
-	// Kept by triggers (migration 0007): a few rows, whatever the size.
-	rows, err := db.read.QueryContext(ctx, `SELECT state, n FROM item_state_counts WHERE project_id = ? AND n != 0`, projectID)
+	rows, err := db.read.QueryContext(ctx, `SELECT state, count(*) FROM items WHERE project_id = ? GROUP BY state`, projectID)
 	if err != nil {
 		return nil, fmt.Errorf("state counts: %w", err)
 	}
