@@ -62,6 +62,9 @@ type Options struct {
 	// CloseWait is how long Close waits for calls in flight before
 	// cancelling them; 0 is DefaultCloseWait.
 	CloseWait time.Duration
+	// Observe, if set, is told of every call recorded (model name,
+	// success, latency), for metrics. It must be quick.
+	Observe func(model string, ok bool, d time.Duration)
 }
 
 // Event is an annotation event sent to Label Studio backends' /webhook.
@@ -86,6 +89,7 @@ type Runner struct {
 	now       func() time.Time
 	hostname  string
 	closeWait time.Duration
+	observe   func(model string, ok bool, d time.Duration) // Options.Observe; nil: none
 	backoff   backoff
 	mapFor    func(*annotate.Project) mapping
 
@@ -109,7 +113,7 @@ func NewRunner(store Store, opts Options) (*Runner, error) {
 	r := &Runner{
 		store: store, guard: g, client: g.Client(),
 		getenv: opts.Getenv, log: opts.Logger, now: opts.Now, hostname: opts.Hostname,
-		closeWait: opts.CloseWait, backoff: defaultBackoff, mapFor: projectMapping,
+		closeWait: opts.CloseWait, observe: opts.Observe, backoff: defaultBackoff, mapFor: projectMapping,
 		models: map[string]*liveModel{},
 	}
 	if r.getenv == nil {
@@ -661,6 +665,9 @@ func (r *Runner) webhook(ctx context.Context, lm *liveModel, p *annotate.Project
 // prediction ("setup", "webhook").
 func (r *Runner) record(lm *liveModel, p *annotate.Project, start time.Time, what string, err error) {
 	c := annotate.ModelCall{ProjectID: p.ID, Model: lm.cfg.Name, At: r.now(), OK: err == nil, Latency: time.Since(start)}
+	if r.observe != nil {
+		r.observe(c.Model, c.OK, c.Latency)
+	}
 	if err != nil {
 		c.Error = describe(err)
 		if what != "" {

@@ -56,7 +56,7 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, errBadRequest):
 		code, status = loupe.EINVALID, http.StatusBadRequest
 	case code == loupe.EINTERNAL:
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logger(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	msg := loupe.ErrorMessage(err)
 	if errors.Is(err, errBadRequest) {

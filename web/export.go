@@ -127,13 +127,13 @@ func (s *Server) streamFile(w http.ResponseWriter, r *http.Request, p *annotate.
 		s.error(w, r, err)
 		return
 	} else if err != nil {
-		s.log.Error("export failed", "project", p.Slug, "records", n, "err", err)
+		s.logger(r).Error("export failed", "project", p.Slug, "records", n, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	what["records"] = n
 	if err := s.store.RecordExport(r.Context(), p.ID, what); err != nil {
 		// The file is sent; failing to record it must not pass silently.
-		s.log.Error("recording an export in the history failed", "project", p.Slug, "err", err)
+		s.logger(r).Error("recording an export in the history failed", "project", p.Slug, "err", err)
 	}
 }
 
@@ -355,7 +355,7 @@ func (s *Server) startExport(r *http.Request, p *annotate.Project, spec export.S
 				what["filter"] = f
 			}
 			if err := s.store.RecordExport(ctx, p.ID, what); err != nil {
-				s.log.Error("recording an export in the history failed", "project", p.Slug, "job", j.ID, "err", err)
+				s.logger(r).Error("recording an export in the history failed", "project", p.Slug, "job", j.ID, "err", err)
 			}
 		}
 	}
@@ -726,7 +726,7 @@ func (s *Server) jobDownload(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/zip")
 	h.Set("Content-Disposition", attachment(file))
 	if err := export.WriteZip(w, dir, st.Files, st.Manifest.CreatedAt); err != nil {
-		s.log.Error("export download failed", "project", j.Slug, "job", j.ID, "err", err)
+		s.logger(r).Error("export download failed", "project", j.Slug, "job", j.ID, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 }

@@ -199,6 +199,18 @@ func (m *exportJobs) start(j *exportJob) error {
 	return nil
 }
 
+// counts returns how many of the jobs kept are in each state, for
+// metrics; every state is present.
+func (m *exportJobs) counts() map[string]int {
+	out := map[string]int{jobQueued: 0, jobRunning: 0, jobDone: 0, jobFailed: 0}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, j := range m.jobs {
+		out[j.state().Status]++
+	}
+	return out
+}
+
 // dropOldest forgets the project's oldest finished jobs, and removes
 // their folders, so that it keeps fewer than maxKeptExports. m.mu is held.
 func (m *exportJobs) dropOldest(projectID string) {

@@ -107,7 +107,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) {
 		if !errors.Is(err, fs.ErrNotExist) {
 			// Escaping links, permissions, …: worth an admin's look, but
 			// the user learns only that there is no such file.
-			s.log.Warn("media file refused", "project", p.Slug, "path", name, "err", err)
+			s.logger(r).Warn("media file refused", "project", p.Slug, "path", name, "err", err)
 		}
 		s.error(w, r, missing)
 		return

@@ -155,7 +155,7 @@ func (s *Server) apiModels(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Suggester != nil {
 		st, err := s.cfg.Suggester.Status(r.Context(), p)
 		if err != nil {
-			s.log.Warn("model status", "project", p.Slug, "err", err)
+			s.logger(r).Warn("model status", "project", p.Slug, "err", err)
 		}
 		for _, m := range st {
 			j := statusJSON{Model: m.Model, Type: m.Type, URL: m.URL, Version: m.Version, Healthy: m.Healthy, LastError: m.LastError,

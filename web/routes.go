@@ -9,7 +9,7 @@ import (
 // routes lists every route of the app in one place.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.logRequests, s.securityHeaders, s.csrf)
+	r.Use(s.requestID, s.logRequests, s.securityHeaders, s.csrf)
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/static/blocks.css", s.blockStyles)
@@ -18,6 +18,8 @@ func (s *Server) routes() http.Handler {
 
 	small := func(h http.Handler) http.Handler { return limitBody(s.cfg.MaxBody, h) }
 	large := func(h http.Handler) http.Handler { return limitBody(s.cfg.MaxImport, h) }
+
+	r.With(small, s.authenticate, s.requireSignedIn, s.requireAdmin).Get("/metrics", s.serveMetrics)
 
 	r.Group(func(r chi.Router) {
 		r.Use(small, s.authenticate)

@@ -6,6 +6,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/loupehq/loupe"
 	"github.com/loupehq/loupe/annotate"
 	"github.com/loupehq/loupe/blocks"
+	"github.com/loupehq/loupe/metrics"
 )
 
 //go:embed templates/*.html
@@ -69,6 +71,8 @@ type Config struct {
 	// (see exportjobs.go for how long they stay); "" is a new temporary
 	// folder, removed by Close.
 	ExportDir string
+	// Metrics are the counters served at /metrics; nil makes new ones.
+	Metrics *Metrics
 }
 
 // Server is Loupe's HTTP handler.
@@ -85,6 +89,7 @@ type Server struct {
 
 	agreements agreementCache
 	jobs       *exportJobs
+	gauges     *metrics.Registry // read at scrape time (metrics.go)
 	closeOnce  sync.Once
 }
 
@@ -105,6 +110,9 @@ func New(store Store, cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
 	}
 	for _, o := range cfg.MediaOrigins {
 		if err := CheckOrigin(o); err != nil {
@@ -129,6 +137,7 @@ func New(store Store, cfg Config) (*Server, error) {
 	if s.jobs, err = newExportJobs(cfg.ExportDir, cfg.TempDir, cfg.Now, cfg.Logger); err != nil {
 		return nil, err
 	}
+	s.gauges = s.newGauges()
 	s.handler = s.routes()
 	return s, nil
 }
@@ -223,13 +232,13 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	t, ok := s.pages[name]
 	if !ok {
-		s.log.Error("no such template", "name", name)
+		s.logger(r).Error("no such template", "name", name)
 		http.Error(w, "Internal error.", http.StatusInternalServerError)
 		return
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
-		s.log.Error("render", "template", name, "err", err)
+		s.logger(r).Error("render", "template", name, "err", err)
 		http.Error(w, "Internal error.", http.StatusInternalServerError)
 		return
 	}
@@ -320,8 +329,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// logRequests logs each request's method, path (never the query, which may
-// hold secrets), status and duration, and turns a panic into a 500.
+// logRequests logs each request at info level: its method, route pattern
+// (never the path's values or the query, which may hold secrets), status,
+// duration and request id; it counts the request in the metrics, and
+// turns a panic into a 500.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -331,12 +342,14 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				s.logger(r).Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 				if sw.status == 0 {
 					http.Error(sw, "Internal error.", http.StatusInternalServerError)
 				}
 			}
-			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+			d := time.Since(start)
+			s.cfg.Metrics.observeRequest(r, sw.status, d)
+			s.logger(r).Info("request", "method", r.Method, "route", routePattern(r), "status", cmp.Or(sw.status, http.StatusOK), "duration", d)
 		}()
 		next.ServeHTTP(sw, r)
 	})

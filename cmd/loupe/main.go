@@ -20,6 +20,7 @@
 //	loupe agreement --project SLUG [--json] [--span-overlap] [--min-iou X]
 //	loupe token create USER [--name NAME]
 //	loupe model stats --project SLUG
+//	loupe backup --out FILE
 //	loupe bench [flags]
 package main
 
@@ -94,6 +95,7 @@ Usage:
   loupe agreement --project SLUG [--json] [--span-overlap] [--min-iou X]  how much the labelers agree, per block
   loupe token create USER [--name NAME]
   loupe model stats --project SLUG  how often each model's suggestions were accepted, edited or rejected
+  loupe backup --out FILE         a consistent copy of the database, safe while loupe serve runs
   loupe bench [flags]            load-test the HTTP API against a bare baseline
 
 Every command takes --db FILE (default loupe.db). Run "loupe COMMAND --help" for its flags.
@@ -132,6 +134,8 @@ func dispatch(ctx context.Context, args []string, env *Env) error {
 		return sub(ctx, "token", rest, env, map[string]command{"create": runTokenCreate})
 	case "bench":
 		return runBench(ctx, rest, env)
+	case "backup":
+		return runBackup(ctx, rest, env)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(env.Stdout, topUsage)
 		return nil

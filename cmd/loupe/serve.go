@@ -32,6 +32,7 @@ type Config struct {
 	SecureCookies bool
 	Sync          string
 	LogLevel      string
+	LogFormat     string // text or json
 	MediaRoot     string
 	MediaOrigins  []string
 	ModelOrigins  []string // the origins live models may be reached at
@@ -60,6 +61,7 @@ type Main struct {
 	Runner  *models.Runner
 	Predict *predict.Service
 	Web     *web.Server
+	Metrics *web.Metrics // served at /metrics
 
 	ln       net.Listener
 	stopJobs context.CancelFunc
@@ -68,7 +70,7 @@ type Main struct {
 
 // ParseServeFlags reads the serve command's flags and environment.
 func ParseServeFlags(args []string, env *Env) (Config, error) {
-	fs := newFlags("serve", "[serve] [--addr HOST:PORT] [--db FILE] [--no-demo] [--secure-cookies] [--media-origins URLS] [--model-origins URLS]", env)
+	fs := newFlags("serve", "[serve] [--addr HOST:PORT] [--db FILE] [--no-demo] [--secure-cookies] [--media-origins URLS] [--model-origins URLS] [--log-format text|json]", env)
 	var c Config
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "the address to listen on")
 	fs.StringVar(&c.DB, "db", "loupe.db", "the SQLite database `file`")
@@ -76,12 +78,16 @@ func ParseServeFlags(args []string, env *Env) (Config, error) {
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (set when a TLS proxy serves Loupe)")
 	fs.StringVar(&c.Sync, "sync", storage.SyncFull, "SQLite synchronous mode: FULL (an acknowledged write survives power loss) or NORMAL")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text, or json (one JSON object a line, for log collectors)")
 	fs.StringVar(&c.MediaRoot, "media-root", "", "the folder of media files (images, audio), one sub-folder per project slug (default: DB-media beside the database)")
 	origins := fs.String("media-origins", "", "comma-separated origins (https://images.example.com) whose images and audio items may show; none by default")
 	modelOrigins := fs.String("model-origins", "", "comma-separated origins (http://ml-backend:9090) of live models that projects may call; none by default")
 	fs.StringVar(&c.PublicURL, "public-url", "", "Loupe's address as others reach it, sent to Label Studio ML backends")
 	if _, err := parse(fs, args, 0); err != nil {
 		return c, err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("%w: --log-format must be text or json, not %q", errUsage, c.LogFormat)
 	}
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o == "" {
@@ -145,8 +151,13 @@ func (m *Main) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return fmt.Errorf("%w: --log-level: %v", errUsage, err)
 	}
-	m.Log = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
-	if m.DB, err = storage.Open(m.Config.DB, storage.Options{Sync: m.Config.Sync, Logger: m.Log}); err != nil {
+	if m.Config.LogFormat == "json" {
+		m.Log = slog.New(slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	} else {
+		m.Log = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	}
+	m.Metrics = web.NewMetrics()
+	if m.DB, err = storage.Open(m.Config.DB, storage.Options{Sync: m.Config.Sync, Logger: m.Log, Observe: m.Metrics.ObserveWrite}); err != nil {
 		return err
 	}
 	// An import killed midway leaves its hidden items behind.
@@ -173,13 +184,13 @@ func (m *Main) Run(ctx context.Context, env *Env) error {
 		keys = [][]byte{key}
 	}
 	if m.Runner, err = models.NewRunner(m.DB, models.Options{Allow: m.Config.ModelOrigins, Getenv: env.Getenv, Logger: m.Log,
-		Hostname: m.Config.PublicURL}); err != nil {
+		Hostname: m.Config.PublicURL, Observe: m.Metrics.ObserveModelCall}); err != nil {
 		return fmt.Errorf("%w: --model-origins: %s", errUsage, loupe.ErrorMessage(err))
 	}
 	m.Predict = predict.New(m.DB, m.Runner, predict.Options{Logger: m.Log})
 	srv, err := web.New(m.DB, web.Config{SessionKeys: keys, SecureCookies: m.Config.SecureCookies, Logger: m.Log,
 		Include: fixtures.Include, MediaRoot: m.Config.MediaRoot, MediaOrigins: m.Config.MediaOrigins, Suggester: m.Predict,
-		ExportDir: strings.TrimSuffix(m.Config.DB, filepath.Ext(m.Config.DB)) + "-exports"})
+		ExportDir: strings.TrimSuffix(m.Config.DB, filepath.Ext(m.Config.DB)) + "-exports", Metrics: m.Metrics})
 	if err != nil {
 		return err
 	}
