@@ -517,6 +517,16 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Any of the data browser's parameters asks for its filters, sorts
+	// and cursors; the older state/after/limit form answers as before.
+	if err := queryError(r); err != nil {
+		badRequest(w, err)
+		return
+	}
+	if isBrowse(r.URL.Query()) {
+		s.apiBrowse(w, r, p)
+		return
+	}
 	f, err := s.itemsFilter(r)
 	if err != nil {
 		s.error(w, r, err)

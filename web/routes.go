@@ -54,6 +54,7 @@ func (s *Server) routes() http.Handler {
 			r.With(small).Get("/models", s.modelsPage)
 			r.With(small).Get("/review", s.reviewNextPage)
 			r.With(small).Get("/items", s.itemsPage)
+			r.With(small).Get("/browse", s.browsePage)
 			r.With(small).Get("/items/{id}/review", s.reviewItemPage)
 			r.With(small).Post("/items/{id}/review", s.reviewForm)
 			r.With(small).Get("/items/{id}/timeline", s.timelinePage)

@@ -124,4 +124,5 @@ type Store interface {
 	QualityStore
 	ReviewStore
 	HistoryStore
+	Browser
 }
