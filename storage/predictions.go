@@ -283,8 +283,9 @@ func (db *DB) VersionsAfter(ctx context.Context, projectID, after string, limit 
 	rows, err := db.read.QueryContext(ctx, `SELECT v.created_at, v.annotation_id, v.version, v.values_json,
 			coalesce((SELECT p.values_json FROM annotation_versions p WHERE p.annotation_id = v.annotation_id AND p.version = v.version - 1), ''),
 			i.data
-		FROM annotations a JOIN annotation_versions v ON v.annotation_id = a.id JOIN items i ON i.id = a.item_id
-		WHERE a.project_id = ?1 AND a.updated_at >= ?2 AND (v.created_at, v.annotation_id, v.version) > (?2, ?3, ?4)
+		FROM annotation_versions v INDEXED BY annotation_versions_made
+		JOIN annotations a ON a.id = v.annotation_id JOIN items i ON i.id = a.item_id
+		WHERE (v.created_at, v.annotation_id, v.version) > (?2, ?3, ?4) AND a.project_id = ?1
 		ORDER BY v.created_at, v.annotation_id, v.version LIMIT ?5`, projectID, createdAt, annID, version, limit)
 	if err != nil {
 		return nil, fmt.Errorf("versions after: %w", err)
