@@ -122,5 +122,5 @@ func insertFeedbackItem(tx *Tx, p *annotate.Project, rec *annotate.ItemRecord, o
 		return err
 	}
 	out.ItemID, out.NewItem = id, true
-	return nil
+	return countStates(tx, p.ID, "", feedback.StatePending, 1)
 }

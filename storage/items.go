@@ -347,6 +347,9 @@ func (imp *importRun) write(ctx context.Context, batch []*annotate.ItemRecord) e
 				}
 			}
 		}
+		if err := countStates(tx, p.ID, "", feedback.StatePending, imp.res.Added-before.Added); err != nil {
+			return err
+		}
 		_, err = tx.exec(`UPDATE imports SET updated_at = ? WHERE id = ?`, now, imp.id)
 		return err
 	})
@@ -424,6 +427,12 @@ func (imp *importRun) finish(ctx context.Context) error {
 				nowComplete++
 			}
 		}
+		// Items the imported annotations completed are annotated now
+		// (counted once here: one statement per item would cost a large
+		// import dearly).
+		if err := countStates(tx, p.ID, feedback.StatePending, feedback.StateAnnotated, nowComplete); err != nil {
+			return err
+		}
 		if _, err := tx.exec(`UPDATE projects SET item_count = item_count + ?, complete_count = complete_count + ? WHERE id = ?`,
 			imp.res.Added, nowComplete, p.ID); err != nil {
 			return err
@@ -494,7 +503,7 @@ func importAnnotation(tx *Tx, p *annotate.Project, itemID string, u *loupe.User,
 	// No RETURNING: it makes SQLite keep a statement journal, and in the
 	// import's one large final transaction truncating that journal after
 	// each statement grows with everything written before it.
-	if _, err := tx.exec(`UPDATE items SET done = done + 1, complete = (done + 1 >= ?1), state = CASE WHEN state = 'pending' THEN 'annotated' ELSE state END WHERE id = ?2`,
+	if _, err := tx.exec(`UPDATE items SET done = done + 1, complete = (done + 1 >= ?1), state = CASE WHEN state = 'pending' AND done + 1 >= ?1 THEN 'annotated' ELSE state END WHERE id = ?2`,
 		p.Config.Overlap, itemID); err != nil {
 		return false, false, err
 	}
@@ -522,8 +531,10 @@ func (db *DB) dropImport(ctx context.Context, importID, projectID string, base i
 			if err != nil {
 				return err
 			}
-			n, err = res.RowsAffected()
-			return err
+			if n, err = res.RowsAffected(); err != nil {
+				return err
+			}
+			return countStates(tx, projectID, feedback.StatePending, "", int(n))
 		})
 		if err != nil {
 			return err
