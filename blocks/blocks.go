@@ -135,6 +135,18 @@ type KeyTarget struct {
 	Action string // what the key does, for the key legend
 }
 
+// keyMap holds the keys handed to a block's fixed choices (thumbs,
+// pairwise, verdict), by choice.
+type keyMap map[string]string
+
+// set records the key of a choice (Keyed.SetKey).
+func (m *keyMap) set(id, key string) {
+	if *m == nil {
+		*m = keyMap{}
+	}
+	(*m)[id] = key
+}
+
 // Keyed is a block that binds keys. Keys the config gives are checked for
 // clashes; the others are handed out from a shared pool, so that no two
 // blocks ever share a key.

@@ -37,7 +37,7 @@ type Pairwise struct {
 	Reason       string  `yaml:"reason,omitempty" json:"reason"`
 	Required     bool    `yaml:"required,omitempty" json:"required,omitempty"`
 
-	keys map[string]string
+	keys keyMap
 }
 
 // PairValue is the value of a pairwise block.
@@ -139,12 +139,7 @@ func (p *Pairwise) KeyTargets() []KeyTarget {
 }
 
 // SetKey implements Keyed.
-func (p *Pairwise) SetKey(id, key string) {
-	if p.keys == nil {
-		p.keys = map[string]string{}
-	}
-	p.keys[id] = key
-}
+func (p *Pairwise) SetKey(id, key string) { p.keys.set(id, key) }
 
 // IsRequired implements Valuer.
 func (p *Pairwise) IsRequired() bool { return p.Required }

@@ -26,7 +26,7 @@ type Thumbs struct {
 	Labels   ThumbLabels `yaml:"labels,omitempty" json:"labels"`
 	Required bool        `yaml:"required,omitempty" json:"required,omitempty"`
 
-	keys map[string]string
+	keys keyMap
 }
 
 // ThumbLabels are the texts of the two thumbs, written in a config as
@@ -116,12 +116,7 @@ func (t *Thumbs) KeyTargets() []KeyTarget {
 }
 
 // SetKey implements Keyed.
-func (t *Thumbs) SetKey(id, key string) {
-	if t.keys == nil {
-		t.keys = map[string]string{}
-	}
-	t.keys[id] = key
-}
+func (t *Thumbs) SetKey(id, key string) { t.keys.set(id, key) }
 
 // IsRequired implements Valuer.
 func (t *Thumbs) IsRequired() bool { return t.Required }

@@ -36,7 +36,7 @@ type Verdict struct {
 	AllowCorrect bool    `yaml:"allow_correct" json:"allow_correct"`
 	Required     bool    `yaml:"required,omitempty" json:"required,omitempty"`
 
-	keys        map[string]string
+	keys        keyMap
 	targetTitle string
 }
 
@@ -176,12 +176,7 @@ func (v *Verdict) KeyTargets() []KeyTarget {
 }
 
 // SetKey implements Keyed.
-func (v *Verdict) SetKey(id, key string) {
-	if v.keys == nil {
-		v.keys = map[string]string{}
-	}
-	v.keys[id] = key
-}
+func (v *Verdict) SetKey(id, key string) { v.keys.set(id, key) }
 
 // IsRequired implements Valuer.
 func (v *Verdict) IsRequired() bool { return v.Required }

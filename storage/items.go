@@ -166,7 +166,7 @@ func (imp *importRun) read(ctx context.Context, r annotate.ItemReader, batches c
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := imp.check(rec); err != nil {
+		if err := rec.Resolve(imp.in); err != nil {
 			imp.bad(loupe.ErrorMessage(err))
 			continue
 		}
@@ -208,18 +208,6 @@ func sortByLine(problems []string) []string {
 	}
 	sort.SliceStable(problems, func(i, j int) bool { return line(problems[i]) < line(problems[j]) })
 	return problems
-}
-
-// check validates a record against the interface: its data, and the
-// predictions and annotations that came with it.
-func (imp *importRun) check(rec *annotate.ItemRecord) error {
-	if err := imp.in.CheckData(rec.Data); err != nil {
-		return loupe.Errorf(loupe.EINVALID, "line %d: %s", rec.Line, loupe.ErrorMessage(err))
-	}
-	if err := rec.ResolvePredictions(imp.in); err != nil {
-		return err
-	}
-	return rec.ResolveAnnotations(imp.in)
 }
 
 // key is what dedupe matches an item by: "id:EXT" or "hash:HASH"; "" with

@@ -59,7 +59,6 @@ type LabelStore interface {
 
 // ExportStore runs exports and keeps their snapshots.
 type ExportStore interface {
-	ExportRecords(ctx context.Context, projectID string, fn func(*export.Record) error) error
 	// Export runs an export into opt.Sink; with opt.Snapshot it also
 	// records the named snapshot.
 	Export(ctx context.Context, p *annotate.Project, spec export.Spec, opt export.Target) (*export.Manifest, error)
