@@ -186,17 +186,8 @@ func parseLoupeAnnotation(obj map[string]any) (AnnotationRecord, error) {
 	default:
 		return a, predErrorf("user must be a string, got %s", describe(u))
 	}
-	vals, ok := obj["values"].(map[string]any)
-	if !ok {
-		return a, predErrorf("values must be an object from block name to value, got %s", describe(obj["values"]))
-	}
-	a.Values = make(map[string]json.RawMessage, len(vals))
-	for name, v := range vals {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return a, predErrorf("values.%s cannot be read: %v", name, err)
-		}
-		a.Values[name] = b
+	if a.Values, err = blockValues(obj["values"]); err != nil {
+		return a, err
 	}
 	a.CreatedAt, err = timeValue("created_at", obj["created_at"])
 	return a, err

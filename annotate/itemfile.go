@@ -349,22 +349,31 @@ func parseLoupePrediction(obj map[string]any) (PredictionRecord, error) {
 	if p.Score, err = score(obj["score"]); err != nil {
 		return p, err
 	}
-	vals, ok := obj["values"].(map[string]any)
-	switch {
-	case !ok:
-		return p, predErrorf("values must be an object from block name to value, got %s", describe(obj["values"]))
-	case len(vals) == 0:
+	if p.Values, err = blockValues(obj["values"]); err != nil {
+		return p, err
+	}
+	if len(p.Values) == 0 {
 		return p, predErrorf("values is empty: give a value for at least one block")
 	}
-	p.Values = make(map[string]json.RawMessage, len(vals))
+	return p, nil
+}
+
+// blockValues reads the "values" of a prediction or an annotation: an
+// object from block name to value.
+func blockValues(x any) (map[string]json.RawMessage, error) {
+	vals, ok := x.(map[string]any)
+	if !ok {
+		return nil, predErrorf("values must be an object from block name to value, got %s", describe(x))
+	}
+	out := make(map[string]json.RawMessage, len(vals))
 	for name, v := range vals {
 		b, err := json.Marshal(v)
 		if err != nil {
-			return p, predErrorf("values.%s cannot be read: %v", name, err)
+			return nil, predErrorf("values.%s cannot be read: %v", name, err)
 		}
-		p.Values[name] = b
+		out[name] = b
 	}
-	return p, nil
+	return out, nil
 }
 
 // parseExportPrediction reads a prediction row of Loupe's full export
