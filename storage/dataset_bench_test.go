@@ -329,3 +329,37 @@ func BenchmarkImportAnnotated(b *testing.B) {
 		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
 	}
 }
+
+// BenchmarkStateCounts reads a project's counts per state, kept by the
+// writes that move items, beside the GROUP BY over the items they
+// replace, on a project of -import-rows items imported the ordinary way.
+func BenchmarkStateCounts(b *testing.B) {
+	f := newFixture(b, sentimentConfig, 0, 0)
+	ctx := context.Background()
+	if _, err := f.db.ImportItems(ctx, f.project, annotate.NewItemDecoder(itemsFile("sc", *importRows)), annotate.ImportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+f.db.Path()+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close()
+	b.Run("kept", func(b *testing.B) {
+		for range b.N {
+			if c, err := f.db.StateCounts(ctx, f.project.ID); err != nil || c["pending"] != *importRows {
+				b.Fatalf("counts %v, %v", c, err)
+			}
+		}
+	})
+	b.Run("group-by", func(b *testing.B) {
+		for range b.N {
+			rows, err := raw.Query(`SELECT state, count(*) FROM items WHERE project_id = ? GROUP BY state`, f.project.ID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for rows.Next() {
+			}
+			rows.Close()
+		}
+	})
+}
