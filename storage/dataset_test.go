@@ -252,3 +252,57 @@ func TestImportInProgressIsHidden(t *testing.T) {
 		t.Errorf("after the import Next gives %v, %v; want an imported item", task, err)
 	}
 }
+
+// An import a killed process left running is removed, with its hidden
+// items, once it has been idle for an hour; a running one is left alone.
+func TestDropAbandonedImports(t *testing.T) {
+	f := newFixture(t, sentimentConfig, 2, 1)
+	ctx := context.Background()
+	old, recent := f.clock.Now().Add(-2*time.Hour), f.clock.Now().Add(-time.Minute)
+	for _, imp := range []struct {
+		id   string
+		at   time.Time
+		seqs []int
+	}{{"imp-old", old, []int{3, 4, 5}}, {"imp-live", recent, nil}} {
+		if err := f.db.ExecForTest(ctx, `INSERT INTO imports (id, project_id, status, base_seq, started_at, updated_at) VALUES (?, ?, 'running', 2, ?, ?)`,
+			imp.id, f.project.ID, imp.at.Format(time.RFC3339Nano), imp.at.UTC().Format("2006-01-02T15:04:05.000000Z")); err != nil {
+			t.Fatal(err)
+		}
+		for _, seq := range imp.seqs {
+			if err := f.db.ExecForTest(ctx, `INSERT INTO items (id, project_id, seq, data, hash, created_at, complete) VALUES (?, ?, ?, '{"review":"hidden"}', ?, '2026-01-01T00:00:00.000000Z', 1)`,
+				"hidden-"+strconv.Itoa(seq), f.project.ID, seq, strconv.Itoa(seq)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := f.db.ExecForTest(ctx, `UPDATE item_state_counts SET n = n + 3 WHERE project_id = ? AND state = 'pending'`, f.project.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.DropAbandonedImports(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := stateCountsByScan(t, f); got["pending"] != 2 {
+		t.Errorf("after dropping the abandoned import: %v, want the 2 imported items only", got)
+	}
+	if counts, _ := f.db.StateCounts(ctx, f.project.ID); counts["pending"] != 2 {
+		t.Errorf("kept counts after dropping: %v, want 2 pending", counts)
+	}
+	var statuses []string
+	rows, err := rawDB(t, f.db.Path()).Query(`SELECT id || '=' || status FROM imports WHERE id LIKE 'imp-%' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		statuses = append(statuses, s)
+	}
+	rows.Close()
+	if strings.Join(statuses, " ") != "imp-live=running imp-old=failed" {
+		t.Errorf("imports: %v, want the old one failed and the live one running", statuses)
+	}
+	// The live import still blocks another into the project.
+	if _, err := f.db.ImportItems(ctx, f.project, annotate.NewItemDecoder(strings.NewReader(reviews(1))), annotate.ImportOptions{}); loupe.ErrorCode(err) != loupe.ECONFLICT {
+		t.Errorf("import beside a live one: %v, want ECONFLICT", err)
+	}
+}
